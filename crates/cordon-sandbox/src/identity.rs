@@ -1,0 +1,285 @@
+//! Identity: who the command runs as.
+//!
+//! When cordon runs as root, the command must not: it gets an unprivileged uid and gid, no
+//! supplementary groups and empty capability sets (effective, permitted, inheritable,
+//! ambient and bounding). With a tenant, the uid is derived from the tenant's name and kept
+//! in a small registry file so that the same tenant always gets the same uid and two
+//! tenants never share one. When cordon is not root nothing changes, except that any
+//! capability a fresh user namespace granted is dropped as well. Before `execve` the
+//! result is verified from the kernel's own view, and the run is refused if uid 0 or any
+//! capability remains.
+
+use crate::report::LayerReport;
+use cordon_policy::Policy;
+use rustix::process::{Gid, Uid};
+use rustix::thread::{self, CapabilitySet, CapabilitySets};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::os::unix::fs::{lchown, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// Default location of the tenant uid registry.
+pub const DEFAULT_REGISTRY: &str = "/var/lib/cordon/tenant-uids";
+
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    #[error("failed to use the tenant uid registry {path}: {source}")]
+    Registry { path: PathBuf, source: io::Error },
+    #[error("no free uid left for tenant {tenant} in {first}..={last}")]
+    RangeFull { tenant: String, first: u32, last: u32 },
+    #[error("failed to hand {path} to uid {uid}: {source}")]
+    Chown { path: PathBuf, uid: u32, source: io::Error },
+    #[error("failed to {step}: {source}")]
+    Drop { step: &'static str, source: io::Error },
+    #[error("refusing to start the command: {0}")]
+    Residual(String),
+}
+
+/// The uid and gid a run of this policy uses when cordon is root.
+pub fn run_ids(policy: &Policy, registry: &Path) -> Result<(u32, u32), IdentityError> {
+    match &policy.tenant {
+        None => Ok((policy.identity.uid, policy.identity.gid)),
+        Some(tenant) => {
+            let uid = tenant_uid(tenant, policy, registry)?;
+            Ok((uid, uid))
+        }
+    }
+}
+
+/// Looks a tenant up in the registry, assigning the first free uid from its hash onwards.
+fn tenant_uid(tenant: &str, policy: &Policy, registry: &Path) -> Result<u32, IdentityError> {
+    let err = |source| IdentityError::Registry {
+        path: registry.to_owned(),
+        source,
+    };
+    if let Some(dir) = registry.parent() {
+        fs::create_dir_all(dir).map_err(err)?;
+    }
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(registry)
+        .map_err(err)?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| err(e.into()))?;
+    let mut text = String::new();
+    file.rewind().map_err(err)?;
+    file.read_to_string(&mut text).map_err(err)?;
+    let taken: Vec<(&str, u32)> = text
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(n, u)| Some((n, u.parse().ok()?)))
+        .collect();
+    if let Some((_, uid)) = taken.iter().find(|(n, _)| *n == tenant) {
+        return Ok(*uid);
+    }
+    let uid = free_uid(tenant, &taken, policy)?;
+    writeln!(file, "{tenant} {uid}").map_err(err)?;
+    file.sync_all().map_err(err)?;
+    Ok(uid)
+}
+
+fn free_uid(tenant: &str, taken: &[(&str, u32)], policy: &Policy) -> Result<u32, IdentityError> {
+    let (first, last) = (
+        policy.identity.tenant_uid_first,
+        policy.identity.tenant_uid_last,
+    );
+    let span = u64::from(last - first) + 1;
+    let start = fnv1a(tenant.as_bytes()) % span;
+    (0..span)
+        .map(|i| first + u32::try_from((start + i) % span).unwrap_or(0))
+        .find(|uid| taken.iter().all(|(_, t)| t != uid))
+        .ok_or_else(|| IdentityError::RangeFull {
+            tenant: tenant.to_owned(),
+            first,
+            last,
+        })
+}
+
+/// FNV-1a: stable across releases and platforms, unlike the standard library's hasher.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// Hands a read-write tree to the run's uid so the command can write it after the drop.
+/// Symbolic links are changed themselves, never followed.
+pub fn chown_tree(root: &Path, uid: u32, gid: u32) -> Result<(), IdentityError> {
+    let err = |path: &Path, source| IdentityError::Chown {
+        path: path.to_owned(),
+        uid,
+        source,
+    };
+    let meta = fs::symlink_metadata(root).map_err(|e| err(root, e))?;
+    if meta.uid() != uid || meta.gid() != gid {
+        lchown(root, Some(uid), Some(gid)).map_err(|e| err(root, e))?;
+    }
+    if meta.is_dir() {
+        for entry in fs::read_dir(root).map_err(|e| err(root, e))? {
+            let entry = entry.map_err(|e| err(root, e))?;
+            chown_tree(&entry.path(), uid, gid)?;
+        }
+    }
+    Ok(())
+}
+
+/// Switches to `uid`/`gid` with no supplementary groups and empties every capability set.
+pub fn drop_to(uid: u32, gid: u32) -> Result<(), IdentityError> {
+    let step = |step| move |e: rustix::io::Errno| IdentityError::Drop {
+        step,
+        source: e.into(),
+    };
+    clear_bounding_set()?;
+    thread::set_thread_groups(&[]).map_err(step("drop supplementary groups"))?;
+    // SAFETY-free: rustix changes the calling thread's ids; the helper is single-threaded,
+    // so the whole process changes.
+    let g = Gid::from_raw(gid);
+    thread::set_thread_res_gid(g, g, g).map_err(step("set the gid"))?;
+    let u = Uid::from_raw(uid);
+    thread::set_thread_res_uid(u, u, u).map_err(step("set the uid"))?;
+    clear_capabilities()
+}
+
+/// Empties every capability set without changing ids (unprivileged callers, whose new
+/// user namespace granted a full set inside it).
+pub fn clear_capabilities() -> Result<(), IdentityError> {
+    let step = |step| move |e: rustix::io::Errno| IdentityError::Drop {
+        step,
+        source: e.into(),
+    };
+    clear_bounding_set()?;
+    thread::clear_ambient_capability_set().map_err(step("clear the ambient capabilities"))?;
+    let empty = CapabilitySets {
+        effective: CapabilitySet::empty(),
+        permitted: CapabilitySet::empty(),
+        inheritable: CapabilitySet::empty(),
+    };
+    thread::set_capabilities(None, empty).map_err(step("clear the capability sets"))
+}
+
+fn clear_bounding_set() -> Result<(), IdentityError> {
+    let last = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        .unwrap_or(40)
+        .min(63);
+    for cap in 0..=last {
+        let set = CapabilitySet::from_bits_retain(1 << cap);
+        match thread::remove_capability_from_bounding_set(set) {
+            // EINVAL: a capability this kernel does not know; EPERM: already unable to
+            // drop (no CAP_SETPCAP), which the final check turns into a refusal if the
+            // bounding set still holds anything.
+            Ok(()) | Err(rustix::io::Errno::INVAL) | Err(rustix::io::Errno::PERM) => {}
+            Err(e) => {
+                return Err(IdentityError::Drop {
+                    step: "clear the bounding capability set",
+                    source: e.into(),
+                })
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads this process's credentials back from the kernel and refuses uid 0 or any
+/// remaining capability. Returns the report line on success.
+pub fn verify(expected_uid: Option<u32>) -> Result<LayerReport, IdentityError> {
+    let mut status = String::new();
+    File::open("/proc/thread-self/status")
+        .or_else(|_| File::open("/proc/self/status"))
+        .and_then(|mut f| f.read_to_string(&mut status))
+        .map_err(|e| IdentityError::Residual(format!("cannot read own status: {e}")))?;
+    check_status(&status, expected_uid)
+}
+
+/// The pure part of [`verify`], over the text of `/proc/self/status`.
+pub fn check_status(status: &str, expected_uid: Option<u32>) -> Result<LayerReport, IdentityError> {
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .unwrap_or("")
+    };
+    let uids: Vec<u32> = field("Uid:")
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    if uids.is_empty() || uids.contains(&0) {
+        return Err(IdentityError::Residual(format!("uid 0 remains ({uids:?})")));
+    }
+    if let Some(want) = expected_uid {
+        if uids.iter().any(|u| *u != want) {
+            return Err(IdentityError::Residual(format!(
+                "uids {uids:?} differ from {want}"
+            )));
+        }
+    }
+    for set in ["CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"] {
+        let value = u64::from_str_radix(field(set), 16).unwrap_or(u64::MAX);
+        if value != 0 {
+            return Err(IdentityError::Residual(format!(
+                "{} is {value:#x}",
+                set.trim_end_matches(':')
+            )));
+        }
+    }
+    let gid = field("Gid:").split_whitespace().next().unwrap_or("?");
+    let groups = field("Groups:");
+    Ok(LayerReport::enforced(
+        "identity",
+        format!(
+            "uid {} gid {gid}, supplementary groups [{groups}], every capability set empty",
+            uids[0]
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CLEAN: &str = "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n\
+        Groups:\t\nCapInh:\t0000000000000000\nCapPrm:\t0000000000000000\n\
+        CapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\n";
+
+    #[test]
+    fn clean_status_passes() {
+        assert!(check_status(CLEAN, Some(1000)).is_ok());
+    }
+
+    #[test]
+    fn root_or_capabilities_are_refused() {
+        let root = CLEAN.replace("Uid:\t1000\t1000\t1000\t1000", "Uid:\t1000\t0\t1000\t1000");
+        assert!(check_status(&root, None).is_err());
+        let bnd = CLEAN.replace("CapBnd:\t0000000000000000", "CapBnd:\t000001ffffffffff");
+        assert!(check_status(&bnd, Some(1000)).is_err());
+    }
+
+    #[test]
+    fn tenant_uids_are_stable_and_distinct() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = dir.path().join("uids");
+        let mut policy: Policy = serde_json::from_value(serde_json::json!({
+            "mode": "auto", "net": "deny", "system_ro": [], "ro": [], "rw": [], "env": [],
+            "tenant": "alice",
+            "identity": {"uid": 199999, "gid": 199999,
+                         "tenant_uid_first": 200000, "tenant_uid_last": 200001},
+            "limits": {"timeout": null, "cpu": null, "memory": null, "pids": null,
+                       "file_size": null, "open_files": null}
+        }))
+        .unwrap();
+        let a = run_ids(&policy, &reg).unwrap();
+        assert_eq!(run_ids(&policy, &reg).unwrap(), a);
+        policy.tenant = Some("bob".into());
+        let b = run_ids(&policy, &reg).unwrap();
+        assert_ne!(a, b);
+        policy.tenant = Some("carol".into());
+        assert!(matches!(
+            run_ids(&policy, &reg),
+            Err(IdentityError::RangeFull { .. })
+        ));
+    }
+}

@@ -1,0 +1,147 @@
+//! Namespaces: a private view of processes, mounts, IPC, host name and network.
+//!
+//! A non-root caller first gets a user namespace, which maps its own uid and gid to
+//! themselves (so nothing about its identity changes) and grants the capabilities the
+//! other namespaces need inside it only. Each namespace is requested on its own so that a
+//! host refusing one (an unprivileged container, a sysctl) still gets the others, and the
+//! report says exactly which are missing and why.
+//!
+//! Bringing up the loopback interface of a fresh network namespace needs `SIOCSIFFLAGS`,
+//! which rustix does not wrap; it is done with one `libc::ioctl` on a datagram socket.
+
+use crate::report::LayerReport;
+use rustix::io::Errno;
+use rustix::thread::UnshareFlags;
+use std::fs;
+
+/// Which namespaces this run got.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Namespaces {
+    pub user: bool,
+    pub mount: bool,
+    pub pid: bool,
+    pub ipc: bool,
+    pub uts: bool,
+    pub net: bool,
+}
+
+/// Enters new namespaces. `root` says whether the caller is root (no user namespace
+/// needed), `net` whether a network namespace is wanted (`--net deny`).
+pub fn enter(root: bool, net: bool, uid: u32, gid: u32) -> (Namespaces, Vec<LayerReport>) {
+    let mut ns = Namespaces::default();
+    let mut reports = Vec::new();
+    if root {
+        reports.push(LayerReport::off(
+            "namespace.user",
+            "not needed: cordon runs as root",
+        ));
+    } else {
+        match unshare(UnshareFlags::NEWUSER).and_then(|()| map_ids(uid, gid)) {
+            Ok(()) => {
+                ns.user = true;
+                reports.push(LayerReport::enforced(
+                    "namespace.user",
+                    format!("uid {uid} and gid {gid} mapped to themselves"),
+                ));
+            }
+            Err(e) => reports.push(LayerReport::missing(
+                "namespace.user",
+                format!("{e}; hint: the host restricts unprivileged user namespaces (sysctl user.max_user_namespaces, kernel.apparmor_restrict_unprivileged_userns)"),
+            )),
+        }
+    }
+    let privileged = root || ns.user;
+    let wanted = [
+        ("namespace.mount", UnshareFlags::NEWNS, true),
+        ("namespace.pid", UnshareFlags::NEWPID, true),
+        ("namespace.ipc", UnshareFlags::NEWIPC, true),
+        ("namespace.uts", UnshareFlags::NEWUTS, true),
+        ("namespace.net", UnshareFlags::NEWNET, net),
+    ];
+    for (layer, flag, want) in wanted {
+        if !want {
+            reports.push(LayerReport::off(layer, "not requested: --net allow"));
+            continue;
+        }
+        if !privileged {
+            reports.push(LayerReport::missing(
+                layer,
+                "needs a user namespace or root, and neither is available",
+            ));
+            continue;
+        }
+        match unshare(flag) {
+            Ok(()) => {
+                set(&mut ns, flag);
+                reports.push(LayerReport::enforced(layer, describe(flag)));
+            }
+            Err(e) => reports.push(LayerReport::missing(layer, format!("unshare failed: {e}"))),
+        }
+    }
+    (ns, reports)
+}
+
+fn unshare(flags: UnshareFlags) -> Result<(), std::io::Error> {
+    // SAFETY: the helper is single-threaded and holds no state that depends on the
+    // namespaces it leaves (no open network sockets, no mount-relative paths cached).
+    unsafe { rustix::thread::unshare_unsafe(flags) }.map_err(Into::into)
+}
+
+fn set(ns: &mut Namespaces, flag: UnshareFlags) {
+    match flag {
+        f if f == UnshareFlags::NEWNS => ns.mount = true,
+        f if f == UnshareFlags::NEWPID => ns.pid = true,
+        f if f == UnshareFlags::NEWIPC => ns.ipc = true,
+        f if f == UnshareFlags::NEWUTS => ns.uts = true,
+        _ => ns.net = true,
+    }
+}
+
+fn describe(flag: UnshareFlags) -> &'static str {
+    match flag {
+        f if f == UnshareFlags::NEWNS => "private mount namespace",
+        f if f == UnshareFlags::NEWPID => "private pid namespace: only the run's processes",
+        f if f == UnshareFlags::NEWIPC => "private System V IPC and POSIX message queues",
+        f if f == UnshareFlags::NEWUTS => "private host name",
+        _ => "private network namespace with only loopback",
+    }
+}
+
+fn map_ids(uid: u32, gid: u32) -> Result<(), std::io::Error> {
+    fs::write("/proc/self/uid_map", format!("{uid} {uid} 1\n"))?;
+    fs::write("/proc/self/setgroups", "deny\n")?;
+    fs::write("/proc/self/gid_map", format!("{gid} {gid} 1\n"))?;
+    Ok(())
+}
+
+/// Sets the host name inside the UTS namespace.
+pub fn set_hostname() -> Result<(), Errno> {
+    rustix::system::sethostname(b"cordon")
+}
+
+/// Brings the loopback interface of a fresh network namespace up.
+pub fn loopback_up() -> Result<(), std::io::Error> {
+    use std::os::fd::AsRawFd;
+    let sock = rustix::net::socket(
+        rustix::net::AddressFamily::INET,
+        rustix::net::SocketType::DGRAM,
+        None,
+    )?;
+    // SAFETY: ifreq is plain old data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: the descriptor is an open socket owned above; `req` is a valid ifreq that
+    // lives across both calls and names a NUL-terminated interface.
+    unsafe {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! What the supervisor hands to the stage-2 helper, and what the helper reports back.
+//!
+//! The supervisor writes one [`RunSpec`] as JSON into a pipe that the helper reads on
+//! descriptor [`SPEC_FD`]; the helper (and, with a pid namespace, the namespace's init)
+//! writes [`Message`]s, one JSON document per line, on descriptor [`STATUS_FD`].
+
+use crate::report::Report;
+use cordon_policy::Policy;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Descriptor on which the stage-2 helper reads its [`RunSpec`].
+pub const SPEC_FD: i32 = 3;
+/// Descriptor on which the stage-2 helper writes [`Message`]s.
+pub const STATUS_FD: i32 = 4;
+/// Largest spec the helper accepts (a policy with thousands of paths stays far below).
+pub const MAX_SPEC_BYTES: usize = 4 << 20;
+
+/// Everything the helper needs to confine and start one command.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunSpec {
+    pub policy: Policy,
+    /// The command and its arguments; `argv[0]` is looked up in the run's `PATH`.
+    pub argv: Vec<String>,
+    /// The command's complete environment, already filtered by the supervisor.
+    pub env: Vec<(String, String)>,
+    /// Working directory to enter when it is visible inside the sandbox.
+    pub cwd: PathBuf,
+    /// uid and gid to switch to (only when the supervisor runs as root).
+    pub run_ids: Option<(u32, u32)>,
+    /// `cgroup.procs` files the helper joins before it gives up privileges.
+    pub cgroup_procs: Vec<PathBuf>,
+    /// Layers already decided by the supervisor (environment, cgroup limits).
+    pub pre_report: Report,
+    /// Whether a cgroup provides the memory limit (else rlimits stand in).
+    pub cgroup_memory: bool,
+    /// Whether a cgroup provides the process limit (else rlimits stand in).
+    pub cgroup_pids: bool,
+}
+
+/// How the confined command ended, as seen by the process that waited for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitState {
+    Code(i32),
+    Signal(i32),
+}
+
+/// One line on the status pipe.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Message {
+    /// Every layer is in place; the command is about to be executed.
+    Ready { report: Report },
+    /// Setup failed at `step`; the command was not started.
+    SetupFailed { step: String, error: String, report: Report },
+    /// Strict mode refused to start because a layer is not fully enforced.
+    Refused { report: Report },
+    /// `execve` itself failed (not found, not executable).
+    ExecFailed { path: String, errno: i32 },
+    /// The command ended (sent by the pid namespace's init).
+    Exited { state: ExitState },
+}

@@ -1,0 +1,319 @@
+//! The stage-2 helper: a freshly executed, single-threaded copy of cordon that applies the
+//! policy, in order, and then becomes the command.
+//!
+//! Order, and why:
+//! 1. join the run's cgroups while still privileged;
+//! 2. enter namespaces (a user namespace first when not root);
+//! 3. with a pid namespace, fork: the parent only waits, the child is the namespace's
+//!    init, which builds the new root, starts the command and reaps; when it exits the
+//!    kernel kills everything left in the namespace, so nothing outlives the command;
+//! 4. in the command's process: open the Landlock paths (still privileged), set limits,
+//!    drop groups, gid and uid, ask for SIGKILL on parent death (after the uid change,
+//!    which clears it), start a new session, set `no_new_privs`, enforce Landlock, install
+//!    seccomp last (the steps before it use calls it refuses), verify the credentials,
+//!    mark every inherited descriptor close-on-exec, and `execve`.
+//!
+//! A step that fails aborts with exit code 125 and a message naming the step. In strict
+//! mode the run is refused, also with 125, when any layer is short of fully enforced.
+
+use crate::report::{LayerReport, Report};
+use crate::spec::{ExitState, Message, RunSpec, MAX_SPEC_BYTES, SPEC_FD, STATUS_FD};
+use crate::{fds, identity, landlock, mount, namespace, seccomp, session};
+use cordon_policy::{Mode, Net};
+use rustix::fd::{FromRawFd, OwnedFd};
+use rustix::process::{getgid, getpid, getuid, Pid};
+use std::ffi::CString;
+use std::io::{Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Exit code when the sandbox could not be set up or strict mode refused.
+pub const EXIT_SETUP: i32 = 125;
+/// Exit code when the command exists but cannot be executed.
+pub const EXIT_NOT_EXECUTABLE: i32 = 126;
+/// Exit code when the command was not found.
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+struct Failure {
+    step: &'static str,
+    error: String,
+}
+
+fn at<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> Failure {
+    move |e| Failure {
+        step,
+        error: e.to_string(),
+    }
+}
+
+/// Entry point of `cordon __stage2`. Never returns.
+pub fn main() -> ! {
+    // SAFETY: the supervisor placed the write end of the status pipe on STATUS_FD and
+    // nothing else in this fresh process owns it.
+    let status = unsafe { OwnedFd::from_raw_fd(STATUS_FD) };
+    let _ = rustix::io::fcntl_setfd(&status, rustix::io::FdFlags::CLOEXEC);
+    let mut out = std::fs::File::from(status);
+    let spec = match read_spec() {
+        Ok(spec) => spec,
+        Err(f) => fail(&mut out, f, Report::default()),
+    };
+    // Anything inherited beyond stdio and the status pipe is the caller's, not ours.
+    if let Err(e) = fds::close_from(5) {
+        fail(&mut out, at("close inherited descriptors")(e), spec.pre_report.clone());
+    }
+    if spec.policy.mode == Mode::Off {
+        exec_command(&mut out, &spec, spec.pre_report.clone());
+    }
+    let mut report = spec.pre_report.clone();
+    match confine(&mut out, &spec, &mut report) {
+        Ok(()) => exec_command(&mut out, &spec, report),
+        Err(f) => fail(&mut out, f, report),
+    }
+}
+
+fn read_spec() -> Result<RunSpec, Failure> {
+    // SAFETY: the supervisor placed the read end of the spec pipe on SPEC_FD for us alone.
+    let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(SPEC_FD) });
+    let mut buf = Vec::new();
+    file.take(MAX_SPEC_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(at("read the run spec"))?;
+    if buf.len() > MAX_SPEC_BYTES {
+        return Err(at("read the run spec")("larger than 4 MiB"));
+    }
+    serde_json::from_slice(&buf).map_err(at("parse the run spec"))
+}
+
+fn send(out: &mut std::fs::File, msg: &Message) {
+    if let Ok(mut line) = serde_json::to_vec(msg) {
+        line.push(b'\n');
+        let _ = out.write_all(&line);
+    }
+}
+
+fn fail(out: &mut std::fs::File, f: Failure, report: Report) -> ! {
+    send(
+        out,
+        &Message::SetupFailed {
+            step: f.step.to_owned(),
+            error: f.error,
+            report,
+        },
+    );
+    std::process::exit(EXIT_SETUP)
+}
+
+fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Result<(), Failure> {
+    let policy = &spec.policy;
+    let root = getuid().is_root();
+    for procs in &spec.cgroup_procs {
+        std::fs::write(procs, b"0").map_err(at("join the run's cgroup"))?;
+    }
+
+    let (ns, reports) = namespace::enter(root, policy.net == Net::Deny, getuid().as_raw(), getgid().as_raw());
+    report.layers.extend(reports);
+    if ns.pid {
+        become_init_parent(out)?;
+    }
+    if ns.uts {
+        namespace::set_hostname().map_err(at("set the host name"))?;
+    }
+    if ns.net {
+        namespace::loopback_up().map_err(at("bring up loopback in the network namespace"))?;
+    }
+    let mut ro: Vec<_> = policy.system_ro.iter().map(|g| g.path.clone()).collect();
+    ro.extend(policy.ro.iter().cloned());
+    let proc = ns.pid && ns.mount;
+    if ns.mount {
+        let plan = mount::RootPlan {
+            ro: ro.clone(),
+            rw: policy.rw.clone(),
+            proc,
+            shm_bytes: policy.limits.memory.unwrap_or(64 << 20).min(1 << 30),
+        };
+        mount::build_root(&plan).map_err(at("build the run's root file system"))?;
+    }
+    report.layers.extend(mount_reports(ns.mount, proc));
+    enter_cwd(spec);
+    if ns.pid {
+        become_command_parent(out)?;
+    }
+
+    let prepared = landlock::prepare(&landlock::Plan {
+        ro,
+        rw: policy.rw.clone(),
+        proc,
+        dev_shm: ns.mount,
+        deny_net: policy.net == Net::Deny,
+    })
+    .map_err(at("prepare the Landlock ruleset"))?;
+    let dedicated_uid = root && policy.tenant.is_some();
+    let _ = dedicated_uid; // RLIMIT_HOOK
+    match spec.run_ids {
+        Some((uid, gid)) if root => identity::drop_to(uid, gid).map_err(at("drop privileges"))?,
+        _ => identity::clear_capabilities().map_err(at("clear capabilities"))?,
+    }
+    let parent = rustix::process::getppid();
+    session::die_with_parent(parent).map_err(at("set the parent-death signal"))?;
+    report.push(session::new_session().map_err(at("start a new session"))?);
+    rustix::thread::set_no_new_privs(true).map_err(at("set no_new_privs"))?;
+    report.push(LayerReport::enforced("no_new_privs", "setuid and file capabilities grant nothing"));
+    report.layers.extend(landlock::restrict(prepared).map_err(at("enforce Landlock"))?);
+    // Without a private root, the only way to keep host unix sockets out of reach on a
+    // Landlock below ABI 9 is to refuse creating AF_UNIX sockets at all.
+    let unix_fallback = !ns.mount && landlock::kernel_abi().unwrap_or(0) < 9;
+    report.push(unix_report(ns.mount, unix_fallback));
+    let filter = seccomp::install(policy.net == Net::Deny, unix_fallback).map_err(at("install seccomp"))?;
+    report.push(filter);
+    let expected = spec.run_ids.filter(|_| root).map(|(uid, _)| uid);
+    report.push(identity::verify(expected).map_err(at("verify the identity"))?);
+    report.push(fds::cloexec_above_stdio().map_err(at("close inherited descriptors"))?);
+    if policy.mode == Mode::Strict && !report.is_complete() {
+        send(out, &Message::Refused { report: report.clone() });
+        std::process::exit(EXIT_SETUP);
+    }
+    Ok(())
+}
+
+fn mount_reports(mount: bool, proc: bool) -> Vec<LayerReport> {
+    let proc_report = if proc {
+        LayerReport::enforced("proc", "private read-only procfs of the run's pid namespace")
+    } else {
+        LayerReport::off("proc", "not granted: the run has no pid and mount namespace of its own")
+    };
+    let shm = if mount {
+        LayerReport::enforced("dev_shm", "private tmpfs; the host's /dev/shm and /dev/mqueue are absent")
+    } else {
+        LayerReport::missing("dev_shm", "no mount namespace: /dev/shm is not available to the run")
+    };
+    vec![proc_report, shm]
+}
+
+fn unix_report(private_root: bool, seccomp_fallback: bool) -> LayerReport {
+    if private_root {
+        LayerReport::enforced("unix_sockets", "private root holds only granted paths; abstract names scoped by Landlock")
+    } else if seccomp_fallback {
+        LayerReport::partial("unix_sockets", "no private root: seccomp refuses AF_UNIX socket() (socketpair still works), which also breaks programs that use unix sockets inside the run")
+    } else {
+        LayerReport::enforced("unix_sockets", "Landlock ABI 9 checks connect() to pathname sockets; abstract names scoped")
+    }
+}
+
+fn enter_cwd(spec: &RunSpec) {
+    let fallback = spec.policy.rw.first().map(|p| p.as_path()).unwrap_or(Path::new("/"));
+    if std::env::set_current_dir(&spec.cwd).is_err() {
+        let _ = std::env::set_current_dir(fallback);
+    }
+}
+
+/// Forks the pid namespace's init. The parent stays outside, waits for it and exits with
+/// its status; the child returns and carries on as pid 1.
+fn become_init_parent(out: &mut std::fs::File) -> Result<(), Failure> {
+    let me = getpid();
+    let child = fork().map_err(at("fork the pid namespace's init"))?;
+    if let Some(child) = child {
+        // The waiter keeps its copy of the status pipe until it exits, right after init.
+        let _ = out;
+        let code = match wait(child) {
+            ExitState::Code(c) => c,
+            ExitState::Signal(s) => 128 + s,
+        };
+        std::process::exit(code);
+    }
+    session::die_with_parent(Some(me)).map_err(at("set the parent-death signal"))?;
+    Ok(())
+}
+
+/// In the namespace's init: forks the command's process and waits for it, reaping every
+/// orphan meanwhile, then reports how it ended and exits (which kills the rest).
+fn become_command_parent(out: &mut std::fs::File) -> Result<(), Failure> {
+    let child = fork().map_err(at("fork the command's process"))?;
+    let Some(child) = child else { return Ok(()) };
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    let state = wait(child);
+    send(out, &Message::Exited { state });
+    std::process::exit(match state {
+        ExitState::Code(c) => c,
+        ExitState::Signal(s) => 128 + s,
+    })
+}
+
+fn fork() -> std::io::Result<Option<Pid>> {
+    // SAFETY: the helper is single-threaded (a freshly executed process that started no
+    // thread), so the child inherits a consistent heap and no lock held by another thread.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => Ok(None),
+        p => Ok(Pid::from_raw(p)),
+    }
+}
+
+/// Waits for `child`, reaping any other child that ends meanwhile (orphans of the pid
+/// namespace are re-parented to its init).
+fn wait(child: Pid) -> ExitState {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out-pointer; waiting for any child has no other effect.
+        let pid = unsafe { libc::waitpid(-1, &mut status, 0) };
+        if pid == -1 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return ExitState::Code(EXIT_SETUP);
+        }
+        if pid == child.as_raw_nonzero().get() {
+            return decode(status);
+        }
+    }
+}
+
+/// Turns a raw wait status into how the process ended.
+pub fn decode(status: i32) -> ExitState {
+    if libc::WIFSIGNALED(status) {
+        ExitState::Signal(libc::WTERMSIG(status))
+    } else {
+        ExitState::Code(libc::WEXITSTATUS(status))
+    }
+}
+
+/// Reports readiness and executes the command, searching `PATH` like `execvp`.
+fn exec_command(out: &mut std::fs::File, spec: &RunSpec, report: Report) -> ! {
+    send(out, &Message::Ready { report });
+    let Some(argv0) = spec.argv.first() else {
+        fail(out, at("start the command")("empty command"), Report::default());
+    };
+    let cstr = |s: &[u8]| CString::new(s).unwrap_or_default();
+    let argv: Vec<CString> = spec.argv.iter().map(|a| cstr(a.as_bytes())).collect();
+    let envp: Vec<CString> = spec
+        .env
+        .iter()
+        .map(|(k, v)| cstr(format!("{k}={v}").as_bytes()))
+        .collect();
+    let path = spec.env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or("");
+    let candidates: Vec<CString> = if argv0.contains('/') {
+        vec![cstr(argv0.as_bytes())]
+    } else {
+        path.split(':')
+            .filter(|d| !d.is_empty())
+            .map(|d| cstr(Path::new(d).join(argv0).as_os_str().as_bytes()))
+            .collect()
+    };
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut env_ptrs: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).collect();
+    env_ptrs.push(std::ptr::null());
+    let mut denied = None;
+    for candidate in &candidates {
+        // SAFETY: every pointer refers to a NUL-terminated CString alive for this call, and
+        // both arrays end with a null pointer as execve requires.
+        unsafe { libc::execve(candidate.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr()) };
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        if errno != libc::ENOENT && errno != libc::ENOTDIR {
+            denied = Some(errno);
+        }
+    }
+    let errno = denied.unwrap_or(libc::ENOENT);
+    send(out, &Message::ExecFailed { path: argv0.clone(), errno });
+    std::process::exit(if denied.is_some() { EXIT_NOT_EXECUTABLE } else { EXIT_NOT_FOUND })
+}
