@@ -62,6 +62,8 @@ pub struct Plan {
     pub proc: bool,
     /// A private `/dev/shm` exists and may be written.
     pub dev_shm: bool,
+    /// The root is cordon's own tmpfs of granted paths (directory listing is harmless).
+    pub private_root: bool,
     pub deny_net: bool,
 }
 
@@ -108,6 +110,11 @@ pub fn prepare(plan: &Plan) -> Result<Prepared, LandlockError> {
     }
     if plan.proc {
         created = add(created, Path::new("/proc"), AccessFs::ReadFile | AccessFs::ReadDir, abi)?;
+    }
+    if plan.private_root {
+        // The private root holds only granted names, so listing it reveals nothing; the
+        // right is "beneath" in Landlock, which adds directory listing (not reading) below.
+        created = add(created, Path::new("/"), AccessFs::ReadDir.into(), abi)?;
     }
     if plan.dev_shm {
         created = add(created, Path::new("/dev/shm"), rw & !AccessFs::Execute, abi)?;

@@ -106,6 +106,8 @@ fn fail(out: &mut std::fs::File, f: Failure, report: Report) -> ! {
 fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Result<(), Failure> {
     let policy = &spec.policy;
     let root = getuid().is_root();
+    // The process the command must not outlive; it changes with each fork below.
+    let mut parent = rustix::process::getppid();
     for procs in &spec.cgroup_procs {
         std::fs::write(procs, b"0").map_err(at("join the run's cgroup"))?;
     }
@@ -114,6 +116,7 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
     report.layers.extend(reports);
     if ns.pid {
         become_init_parent(out)?;
+        parent = None;
     }
     if ns.uts {
         namespace::set_hostname().map_err(at("set the host name"))?;
@@ -137,6 +140,7 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
     enter_cwd(spec);
     if ns.pid {
         become_command_parent(out)?;
+        parent = Pid::from_raw(1);
     }
 
     let prepared = landlock::prepare(&landlock::Plan {
@@ -144,6 +148,7 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
         rw: policy.rw.clone(),
         proc,
         dev_shm: ns.mount,
+        private_root: ns.mount,
         deny_net: policy.net == Net::Deny,
     })
     .map_err(at("prepare the Landlock ruleset"))?;
@@ -153,7 +158,6 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
         Some((uid, gid)) if root => identity::drop_to(uid, gid).map_err(at("drop privileges"))?,
         _ => identity::clear_capabilities().map_err(at("clear capabilities"))?,
     }
-    let parent = rustix::process::getppid();
     session::die_with_parent(parent).map_err(at("set the parent-death signal"))?;
     report.push(session::new_session().map_err(at("start a new session"))?);
     rustix::thread::set_no_new_privs(true).map_err(at("set no_new_privs"))?;
@@ -209,7 +213,10 @@ fn enter_cwd(spec: &RunSpec) {
 /// Forks the pid namespace's init. The parent stays outside, waits for it and exits with
 /// its status; the child returns and carries on as pid 1.
 fn become_init_parent(out: &mut std::fs::File) -> Result<(), Failure> {
-    let me = getpid();
+    // Init sees its parent as pid 0 (it lives outside the namespace), so it watches a
+    // pidfd of the waiter instead of comparing getppid().
+    let waiter = rustix::process::pidfd_open(getpid(), rustix::process::PidfdFlags::empty())
+        .map_err(at("open a pidfd of the waiter"))?;
     let child = fork().map_err(at("fork the pid namespace's init"))?;
     if let Some(child) = child {
         // The waiter keeps its copy of the status pipe until it exits, right after init.
@@ -220,7 +227,13 @@ fn become_init_parent(out: &mut std::fs::File) -> Result<(), Failure> {
         };
         std::process::exit(code);
     }
-    session::die_with_parent(Some(me)).map_err(at("set the parent-death signal"))?;
+    session::die_with_parent(None).map_err(at("set the parent-death signal"))?;
+    let mut fds = [rustix::event::PollFd::new(&waiter, rustix::event::PollFlags::IN)];
+    let gone = rustix::event::poll(&mut fds, Some(&rustix::event::Timespec::default()))
+        .map_err(at("check that the waiter is alive"))?;
+    if gone > 0 {
+        return Err(at("start the pid namespace")("the waiter exited before the run started"));
+    }
     Ok(())
 }
 
