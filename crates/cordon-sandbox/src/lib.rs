@@ -7,6 +7,7 @@
 pub mod env;
 pub mod fds;
 pub mod identity;
+pub mod kill;
 pub mod landlock;
 pub mod mount;
 pub mod namespace;

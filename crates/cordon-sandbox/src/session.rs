@@ -29,3 +29,24 @@ pub fn new_session() -> io::Result<LayerReport> {
         "new session without a controlling terminal; SIGKILL when the parent dies",
     ))
 }
+
+const TERMINATION: [i32; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
+
+/// cordon's own helpers (the waiter and the namespace's init) ignore termination
+/// requests, so a SIGTERM sent to every process of the run reaches the command and its
+/// children while the helpers stay to collect the exit status.
+pub fn ignore_termination() {
+    for sig in TERMINATION {
+        // SAFETY: installing SIG_IGN involves no handler code; the process is
+        // single-threaded.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+}
+
+/// Restores the default dispositions before exec (ignored signals survive `execve`).
+pub fn restore_termination() {
+    for sig in TERMINATION {
+        // SAFETY: as above, SIG_DFL runs no handler code.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}

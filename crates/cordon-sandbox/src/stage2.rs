@@ -65,6 +65,7 @@ pub fn main() -> ! {
         exec_command(&mut out, &spec, spec.pre_report.clone());
     }
     let mut report = spec.pre_report.clone();
+    session::ignore_termination();
     match confine(&mut out, &spec, &mut report) {
         Ok(()) => exec_command(&mut out, &spec, report),
         Err(f) => fail(&mut out, f, report),
@@ -292,6 +293,7 @@ pub fn decode(status: i32) -> ExitState {
 
 /// Reports readiness and executes the command, searching `PATH` like `execvp`.
 fn exec_command(out: &mut std::fs::File, spec: &RunSpec, report: Report) -> ! {
+    session::restore_termination();
     send(out, &Message::Ready { report });
     let Some(argv0) = spec.argv.first() else {
         fail(out, at("start the command")("empty command"), Report::default());

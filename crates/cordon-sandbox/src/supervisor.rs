@@ -5,16 +5,22 @@
 //! happens in a fresh single-threaded process, never in a `pre_exec` hook. The only work
 //! done between fork and exec here is placing two pipe ends on descriptors 3 and 4.
 
-use crate::record::{RunRecord, RunStatus, SetupError, Usage};
-use crate::report::Report;
+use crate::cgroup::RunCgroup;
+use crate::kill::RunHandle;
+use crate::record::{KillReason, RunRecord, RunStatus, SetupError, Usage};
+use crate::report::{Level, Report};
 use crate::spec::{ExitState, Message, RunSpec, SPEC_FD, STATUS_FD};
 use crate::stage2::{decode, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, EXIT_SETUP};
-use rustix::fd::{AsRawFd, OwnedFd};
-use std::io::{BufRead, BufReader, Write};
+use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use rustix::process::Pid;
+use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// Exit code of a run that hit its wall-clock limit.
+pub const EXIT_TIMEOUT: i32 = 124;
 
 /// The hidden subcommand that runs the stage-2 helper.
 pub const STAGE2_ARG: &str = "__stage2";
@@ -44,17 +50,29 @@ struct Seen {
     exited: Option<ExitState>,
 }
 
+/// How the supervisor watches a run.
+pub struct Watch<'a> {
+    /// The cordon binary to re-execute as the helper.
+    pub helper: &'a Path,
+    /// The run's cgroup, when the host gave one.
+    pub cgroup: Option<&'a RunCgroup>,
+    /// How long processes get between SIGTERM and SIGKILL.
+    pub grace: Duration,
+    /// Readable when the run must be cancelled (for example a signal pipe).
+    pub cancel: Option<BorrowedFd<'a>>,
+}
+
 /// Runs one confined command and returns its record. `on_ready` is called once with the
 /// enforcement report when the command is about to start.
 pub fn run(
     spec: &RunSpec,
-    helper: &Path,
+    watch: &Watch<'_>,
     mut on_ready: impl FnMut(&Report),
 ) -> Result<RunRecord, SuperviseError> {
     let started = Instant::now();
     let (spec_r, spec_w) = pipe()?;
     let (status_r, status_w) = pipe()?;
-    let mut cmd = Command::new(helper);
+    let mut cmd = Command::new(watch.helper);
     cmd.arg(STAGE2_ARG).env_clear();
     let (a, b) = (spec_r.as_raw_fd(), status_w.as_raw_fd());
     // SAFETY: the closure runs between fork and exec and only calls fcntl and dup2, which
@@ -63,25 +81,202 @@ pub fn run(
         cmd.pre_exec(move || place_fds(a, b));
     }
     let child = cmd.spawn().map_err(|source| SuperviseError::Spawn {
-        path: helper.display().to_string(),
+        path: watch.helper.display().to_string(),
         source,
     })?;
     drop((spec_r, status_w));
+    let helper_pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(0))
+        .ok_or_else(|| SuperviseError::Wait(std::io::Error::other("helper has no pid")))?;
+    let pidfd = rustix::process::pidfd_open(helper_pid, rustix::process::PidfdFlags::empty())
+        .map_err(|e| SuperviseError::Wait(e.into()))?;
     let mut spec_w = std::fs::File::from(spec_w);
     let body = serde_json::to_vec(spec).map_err(|e| SuperviseError::Spec(e.into()))?;
     spec_w.write_all(&body).map_err(SuperviseError::Spec)?;
     drop(spec_w);
 
-    let mut seen = Seen::default();
-    for line in BufReader::new(std::fs::File::from(status_r)).lines() {
-        let Ok(line) = line else { break };
-        match serde_json::from_str::<Message>(&line) {
-            Ok(msg) => take(&mut seen, msg, &mut on_ready),
-            Err(e) => tracing::warn!(error = %e, "unreadable message from the helper"),
+    let handle = RunHandle {
+        helper: helper_pid,
+        pid_namespace: false,
+        cgroup: watch.cgroup,
+    };
+    let mut state = Follow {
+        seen: Seen::default(),
+        status: Some(std::fs::File::from(status_r)),
+        buf: Vec::new(),
+        handle,
+        kill: None,
+        term_deadline: None,
+    };
+    let limits = &spec.policy.limits;
+    let deadline = limits.timeout.map(|t| started + t);
+    loop {
+        let now = Instant::now();
+        if state.kill.is_none() {
+            if deadline.is_some_and(|d| now >= d) {
+                state.begin_kill(KillReason::Timeout, watch.grace);
+            } else if cpu_spent(watch.cgroup, limits.cpu) {
+                state.begin_kill(KillReason::Cpu, watch.grace);
+            }
+        }
+        if state.term_deadline.is_some_and(|d| now >= d) {
+            state.handle.kill();
+            state.term_deadline = None;
+        }
+        let wake = [deadline.filter(|_| state.kill.is_none()), state.term_deadline]
+            .into_iter()
+            .flatten()
+            .min();
+        let mut timeout = wake.map(|w| w.saturating_duration_since(now));
+        if limits.cpu.is_some() && watch.cgroup.is_some() {
+            timeout = Some(timeout.map_or(CPU_POLL, |t| t.min(CPU_POLL)));
+        }
+        let (exited, cancelled) = state.poll(&pidfd, watch.cancel, timeout, &mut on_ready)?;
+        if cancelled && state.kill.is_none() {
+            state.begin_kill(KillReason::Cancel, watch.grace);
+        }
+        if exited {
+            break;
         }
     }
+    state.drain(&mut on_ready);
     let (status, rusage) = wait4(child.id())?;
-    Ok(finish(spec, seen, decode(status), rusage, started))
+    if let Some(cg) = watch.cgroup {
+        // Whatever is left (background children outside a pid namespace) goes too.
+        let _ = cg.kill();
+    }
+    let mut record = finish(spec, state.seen, decode(status), rusage, started);
+    apply_kill_reason(&mut record, state.kill, watch.cgroup);
+    Ok(record)
+}
+
+/// How often the CPU budget is checked against the cgroup's usage.
+const CPU_POLL: Duration = Duration::from_millis(100);
+
+fn cpu_spent(cgroup: Option<&RunCgroup>, budget: Option<Duration>) -> bool {
+    match (cgroup, budget) {
+        (Some(cg), Some(budget)) => cg.usage().cpu_total.is_some_and(|used| used >= budget),
+        _ => false,
+    }
+}
+
+struct Follow<'a> {
+    seen: Seen,
+    status: Option<std::fs::File>,
+    buf: Vec<u8>,
+    handle: RunHandle<'a>,
+    kill: Option<KillReason>,
+    term_deadline: Option<Instant>,
+}
+
+impl Follow<'_> {
+    fn begin_kill(&mut self, reason: KillReason, grace: Duration) {
+        tracing::info!(reason = ?reason, "ending the run");
+        self.kill = Some(reason);
+        self.handle.terminate();
+        self.term_deadline = Some(Instant::now() + grace);
+    }
+
+    /// Waits for the helper to exit, a status message, a cancel or the timeout.
+    fn poll(
+        &mut self,
+        pidfd: &OwnedFd,
+        cancel: Option<BorrowedFd<'_>>,
+        timeout: Option<Duration>,
+        on_ready: &mut impl FnMut(&Report),
+    ) -> Result<(bool, bool), SuperviseError> {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let ts = timeout.map(|t| Timespec {
+            tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
+            tv_nsec: i64::from(t.subsec_nanos()),
+        });
+        let mut fds = vec![PollFd::new(pidfd, PollFlags::IN)];
+        if let Some(c) = cancel {
+            fds.push(PollFd::from_borrowed_fd(c, PollFlags::IN));
+        }
+        if let Some(f) = &self.status {
+            fds.push(PollFd::new(f, PollFlags::IN));
+        }
+        match poll(&mut fds, ts.as_ref()) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(SuperviseError::Wait(e.into())),
+        }
+        let exited = !fds[0].revents().is_empty();
+        let cancelled = cancel.is_some() && !fds[1].revents().is_empty();
+        let status_ready = self.status.is_some() && !fds[fds.len() - 1].revents().is_empty();
+        drop(fds);
+        if status_ready {
+            self.read_status(on_ready);
+        }
+        Ok((exited, cancelled))
+    }
+
+    fn read_status(&mut self, on_ready: &mut impl FnMut(&Report)) {
+        use std::io::Read;
+        let Some(f) = self.status.as_mut() else { return };
+        let mut chunk = [0u8; 8192];
+        match f.read(&mut chunk) {
+            Ok(0) | Err(_) => self.status = None,
+            Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+        }
+        while let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=pos).collect();
+            match serde_json::from_slice::<Message>(&line) {
+                Ok(msg) => take(&mut self.seen, msg, on_ready),
+                Err(e) => tracing::warn!(error = %e, "unreadable message from the helper"),
+            }
+        }
+        if let Some(report) = &self.seen.report {
+            self.handle.pid_namespace = report
+                .layers
+                .iter()
+                .any(|l| l.layer == "namespace.pid" && l.level == Level::Enforced);
+        }
+    }
+
+    /// Reads what is left on the status pipe once the helper has exited.
+    fn drain(&mut self, on_ready: &mut impl FnMut(&Report)) {
+        while self.status.is_some() {
+            self.read_status(on_ready);
+        }
+    }
+}
+
+fn apply_kill_reason(record: &mut RunRecord, decided: Option<KillReason>, cgroup: Option<&RunCgroup>) {
+    let usage = cgroup.map(|cg| cg.usage());
+    let by_kernel = match record.signal {
+        Some(libc::SIGXCPU) => Some(KillReason::Cpu),
+        Some(libc::SIGXFSZ) => Some(KillReason::FileSize),
+        Some(libc::SIGKILL) if usage.as_ref().is_some_and(|u| u.oom_kills > 0) => Some(KillReason::Memory),
+        _ => None,
+    };
+    if let Some(u) = &usage {
+        if u.memory_peak.is_some() {
+            record.usage.peak_memory_bytes = u.memory_peak;
+            record.usage.peak_memory_source = Some("cgroup memory peak of the whole run".into());
+        }
+        if let (Some(user), Some(sys)) = (u.cpu_user, u.cpu_system) {
+            record.user_cpu_ms = user.as_secs_f64() * 1e3;
+            record.sys_cpu_ms = sys.as_secs_f64() * 1e3;
+            record.usage.user_cpu_ms = record.user_cpu_ms;
+            record.usage.sys_cpu_ms = record.sys_cpu_ms;
+        }
+        record.usage.pids_limit_hits = Some(u.pids_limit_hits);
+        record.usage.oom_kills = Some(u.oom_kills);
+    }
+    let reason = decided.or(by_kernel);
+    let Some(reason) = reason else { return };
+    if matches!(record.status, RunStatus::Exited) && decided.is_none() {
+        return;
+    }
+    record.kill_reason = Some(reason);
+    if !matches!(record.status, RunStatus::SetupFailed | RunStatus::Refused) {
+        record.status = if reason == KillReason::Timeout {
+            record.exit_code = EXIT_TIMEOUT;
+            RunStatus::TimedOut
+        } else {
+            RunStatus::Killed
+        };
+    }
 }
 
 fn take(seen: &mut Seen, msg: Message, on_ready: &mut impl FnMut(&Report)) {
