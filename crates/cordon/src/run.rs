@@ -7,8 +7,13 @@ use cordon_sandbox::report::{LayerReport, Report};
 use cordon_sandbox::spec::RunSpec;
 use cordon_sandbox::stage2::EXIT_SETUP;
 use cordon_sandbox::{env, identity, supervisor};
-use std::path::{Path, PathBuf};
+use cordon_sandbox::cgroup::{self, RunCgroup};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 /// Where the tenant uid registry lives; overridable for tests and packaging.
 fn registry() -> PathBuf {
@@ -34,7 +39,7 @@ pub fn run(args: RunArgs) -> i32 {
             return EXIT_SETUP;
         }
     };
-    if spec.policy.mode == Mode::Off {
+    if spec.0.policy.mode == Mode::Off {
         eprintln!(
             "cordon: WARNING: --mode off: the command runs UNCONFINED, with the caller's \
              environment, files, network and privileges"
@@ -47,8 +52,27 @@ pub fn run(args: RunArgs) -> i32 {
             return EXIT_SETUP;
         }
     };
+    let cancel = match cancel_pipe() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cordon: failed to watch for termination signals: {e}");
+            return EXIT_SETUP;
+        }
+    };
+    let (spec, cgroup) = spec;
+    let watch = supervisor::Watch {
+        helper: &helper,
+        cgroup: cgroup.as_ref(),
+        grace: GRACE,
+        cancel: Some(cancel.as_fd()),
+    };
     let mode = spec.policy.mode;
-    let record = supervisor::run(&spec, &helper, |report| warn_if_reduced(mode, report));
+    let record = supervisor::run(&spec, &watch, |report| warn_if_reduced(mode, report));
+    if let Some(cg) = cgroup {
+        if let Err(e) = cg.remove() {
+            tracing::warn!(error = %e, "failed to remove the run's cgroup");
+        }
+    }
     match record {
         Ok(record) => {
             explain(&record);
@@ -65,6 +89,20 @@ pub fn run(args: RunArgs) -> i32 {
             EXIT_SETUP
         }
     }
+}
+
+/// Time between SIGTERM and SIGKILL when a run is ended early.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// SIGTERM, SIGINT and SIGHUP to cordon cancel the run: the whole tree is ended and the
+/// record says `cancel`. The signals are turned into a readable pipe the supervisor polls.
+fn cancel_pipe() -> std::io::Result<UnixStream> {
+    let (read, write) = UnixStream::pair()?;
+    read.set_nonblocking(true)?;
+    for sig in [SIGTERM, SIGINT, SIGHUP] {
+        signal_hook::low_level::pipe::register(sig, write.try_clone()?)?;
+    }
+    Ok(read)
 }
 
 #[allow(clippy::print_stdout)]
@@ -99,7 +137,7 @@ fn load_policy(args: RunArgs) -> Result<Policy, String> {
 }
 
 /// Everything decided before the helper starts: identity, environment, cgroup.
-fn prepare(policy: Policy, argv: Vec<String>) -> Result<RunSpec, String> {
+fn prepare(policy: Policy, argv: Vec<String>) -> Result<(RunSpec, Option<RunCgroup>), String> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let mut pre = Report::default();
     let caller_env = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
@@ -121,17 +159,58 @@ fn prepare(policy: Policy, argv: Vec<String>) -> Result<RunSpec, String> {
     } else {
         None
     };
-    Ok(RunSpec {
+    let cgroup = if policy.mode == Mode::Off {
+        None
+    } else {
+        run_cgroup(&policy, &mut pre)?
+    };
+    let procs = cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default();
+    let (memory, pids) = cgroup
+        .as_ref()
+        .map(|c| (c.limits_memory(), c.limits_pids()))
+        .unwrap_or((false, false));
+    let spec = RunSpec {
         policy,
         argv,
         env,
         cwd,
         run_ids,
-        cgroup_procs: Vec::new(),
+        cgroup_procs: procs,
         pre_report: pre,
-        cgroup_memory: false,
-        cgroup_pids: false,
-    })
+        cgroup_memory: memory,
+        cgroup_pids: pids,
+    };
+    Ok((spec, cgroup))
+}
+
+/// A cgroup of the run's own, where the host lets cordon create one: it carries the
+/// memory and process limits of the whole run and is how every process of it is found
+/// and killed. Without one, the helper falls back to per-process rlimits.
+fn run_cgroup(policy: &Policy, pre: &mut Report) -> Result<Option<RunCgroup>, String> {
+    let layout = cgroup::detect();
+    cgroup::cleanup_stale(&layout);
+    let name = format!(
+        "run-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0)
+    );
+    match RunCgroup::create(&layout, &name, &policy.limits) {
+        Ok((cg, reports)) => {
+            pre.layers.extend(reports);
+            Ok(Some(cg))
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "no cgroup for this run; limits fall back to rlimits");
+            pre.push(LayerReport::partial(
+                "kill",
+                format!("no cgroup of the run's own ({e}): the pid namespace (or, without one, the process group) finds its processes"),
+            ));
+            Ok(None)
+        }
+    }
 }
 
 fn warn_if_reduced(mode: Mode, report: &Report) {
@@ -191,10 +270,19 @@ pub fn policy_check(args: CheckArgs) -> i32 {
 pub fn probe_report() -> Result<Report, String> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let policy = cordon_policy::build(None, Flags::default(), &cwd).map_err(|e| e.to_string())?;
-    let spec = prepare(policy, vec!["/bin/true".into()])?;
+    let (spec, cgroup) = prepare(policy, vec!["/bin/true".into()])?;
     let helper = std::env::current_exe().map_err(|e| e.to_string())?;
-    let record = supervisor::run(&spec, &helper, |_| {}).map_err(|e| e.to_string())?;
-    Ok(record.report)
+    let watch = supervisor::Watch {
+        helper: &helper,
+        cgroup: cgroup.as_ref(),
+        grace: GRACE,
+        cancel: None,
+    };
+    let record = supervisor::run(&spec, &watch, |_| {}).map_err(|e| e.to_string());
+    if let Some(cg) = cgroup {
+        let _ = cg.remove();
+    }
+    Ok(record?.report)
 }
 
 /// One line on the host's cgroup layout, for `cordon doctor`.
