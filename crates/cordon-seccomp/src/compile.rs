@@ -53,7 +53,11 @@ fn syscall_chains(
         let chain = if row_conds.contains(&None) {
             Vec::new()
         } else {
-            row_conds.into_iter().flatten().map(|cond| seccomp_rule(filter, cond)).collect::<Result<_, _>>()?
+            row_conds
+                .into_iter()
+                .flatten()
+                .map(|cond| seccomp_rule(filter, cond))
+                .collect::<Result<_, _>>()?
         };
         chains.insert(nr, chain);
     }
@@ -83,7 +87,7 @@ fn compile(
 ) -> Result<BpfProgram, SeccompError> {
     let build = |cause| SeccompError::BuildFilter { filter, cause };
     let matched = SeccompAction::Errno(errno.value());
-    let seccomp_filter = SeccompFilter::new(chains, SeccompAction::Allow, matched, arch.target())
-        .map_err(build)?;
+    let seccomp_filter =
+        SeccompFilter::new(chains, SeccompAction::Allow, matched, arch.target()).map_err(build)?;
     BpfProgram::try_from(seccomp_filter).map_err(build)
 }

@@ -110,17 +110,39 @@ pub(crate) struct Rule {
 impl Rule {
     const fn new(syscall: &'static str, errno: Errno, reason: &'static str) -> Rule {
         let (cond, mode, only) = (None, Mode::Always, None);
-        Rule { syscall, cond, errno, mode, only, reason }
+        Rule {
+            syscall,
+            cond,
+            errno,
+            mode,
+            only,
+            reason,
+        }
     }
 
-    const fn when(self, arg: u8, arg_name: &'static str, op: Op, value: (u32, &'static str)) -> Rule {
+    const fn when(
+        self,
+        arg: u8,
+        arg_name: &'static str,
+        op: Op,
+        value: (u32, &'static str),
+    ) -> Rule {
         let (value, value_name) = value;
-        let cond = Some(Cond { arg, arg_name, op, value, value_name });
+        let cond = Some(Cond {
+            arg,
+            arg_name,
+            op,
+            value,
+            value_name,
+        });
         Rule { cond, ..self }
     }
 
     const fn only(self, arch: Arch) -> Rule {
-        Rule { only: Some(arch), ..self }
+        Rule {
+            only: Some(arch),
+            ..self
+        }
     }
 
     const fn mode(self, mode: Mode) -> Rule {
@@ -151,6 +173,7 @@ const ENOSYS: Errno = Errno::NoSys;
 const EAFNOSUPPORT: Errno = Errno::AfNoSupport;
 const NEWUSER: (u32, &str) = (CLONE_NEWUSER, "CLONE_NEWUSER");
 const UNIX: (u32, &str) = (AF_UNIX, "AF_UNIX");
+const X86: Arch = Arch::X86_64;
 
 /// The table. Reasons fit on one line; the crate docs explain the errno choices.
 #[rustfmt::skip]
@@ -160,7 +183,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::new("process_vm_readv", EPERM, "reads another process's memory"),
     Rule::new("process_vm_writev", EPERM, "writes another process's memory"),
     Rule::new("pidfd_getfd", EPERM, "copies a descriptor out of another process"),
-    Rule::new("kcmp", EPERM, "compares other processes' kernel objects; only checkpoint tools use it"),
+    Rule::new("kcmp", EPERM, "compares other processes' kernel objects; checkpoint tools only"),
     Rule::new("process_madvise", EPERM, "changes how another process's memory is paged"),
     // Kernel keyrings are not confined per sandbox and may hold the host's credentials.
     Rule::new("add_key", EPERM, "adds keys to kernel keyrings shared with the host"),
@@ -168,8 +191,8 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::new("keyctl", EPERM, "reads and changes kernel keyrings shared with the host"),
     // Kernel attack surface that ordinary programs do not touch.
     Rule::new("bpf", EPERM, "loads eBPF programs and maps: a large kernel attack surface"),
-    Rule::new("perf_event_open", EPERM, "kernel and hardware profiling: attack surface and side channels"),
-    Rule::new("userfaultfd", EPERM, "stalls kernel page faults at will, a staple of kernel exploits"),
+    Rule::new("perf_event_open", EPERM, "kernel profiling: attack surface and side channels"),
+    Rule::new("userfaultfd", EPERM, "stalls kernel page faults at will: a staple of exploits"),
     // Mounts: privileged, and they would change the filesystem view the other layers confine.
     Rule::new("mount", EPERM, "changes the mount table"),
     Rule::new("umount2", EPERM, "removes mounts, which could uncover hidden paths"),
@@ -192,7 +215,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::new("init_module", EPERM, "loads a kernel module"),
     Rule::new("finit_module", EPERM, "loads a kernel module"),
     Rule::new("delete_module", EPERM, "unloads a kernel module"),
-    Rule::new("open_by_handle_at", EPERM, "opens files by handle, past every path check (container escape)"),
+    Rule::new("open_by_handle_at", EPERM, "opens files by handle, past every path check"),
     // Host-wide administration: privileged-only, never needed by a sandboxed run.
     Rule::new("acct", EPERM, "switches host-wide process accounting"),
     Rule::new("swapon", EPERM, "adds a host swap area"),
@@ -200,7 +223,7 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::new("reboot", EPERM, "restarts or halts the host"),
     Rule::new("quotactl", EPERM, "changes disk quotas of host filesystems"),
     Rule::new("quotactl_fd", EPERM, "changes disk quotas of host filesystems"),
-    Rule::new("lookup_dcookie", EPERM, "privileged profiling helper that resolves kernel path cookies"),
+    Rule::new("lookup_dcookie", EPERM, "privileged profiler helper: resolves kernel path cookies"),
     Rule::new("vhangup", EPERM, "hangs up the controlling terminal"),
     Rule::new("sethostname", EPERM, "renames the host (or the UTS namespace)"),
     Rule::new("setdomainname", EPERM, "renames the host's NIS domain"),
@@ -209,27 +232,30 @@ pub(crate) const RULES: &[Rule] = &[
     Rule::new("syslog", EPERM, "reads the kernel log: kernel addresses and host activity"),
     Rule::new("chroot", EPERM, "privileged; changes path resolution beneath the other layers"),
     // POSIX message queues live in the IPC namespace, which the host may share.
-    Rule::new("mq_open", EPERM, "opens or creates queues in /dev/mqueue, shared with other tenants"),
-    Rule::new("mq_unlink", EPERM, "removes queues from /dev/mqueue, shared with other tenants"),
+    Rule::new("mq_open", EPERM, "opens or creates queues in /dev/mqueue, shared with others"),
+    Rule::new("mq_unlink", EPERM, "removes queues from /dev/mqueue, shared with others"),
     // x86 only.
-    Rule::new("iopl", EPERM, "raises the I/O privilege level: direct port access").only(Arch::X86_64),
-    Rule::new("ioperm", EPERM, "grants direct access to I/O ports").only(Arch::X86_64),
-    Rule::new("modify_ldt", EPERM, "16-bit segment tables for emulators; a record of kernel bugs").only(Arch::X86_64),
-    Rule::new("uselib", EPERM, "obsolete a.out library loader; nothing current uses it").only(Arch::X86_64),
+    Rule::new("iopl", EPERM, "raises the I/O privilege level: direct port access").only(X86),
+    Rule::new("ioperm", EPERM, "grants direct access to I/O ports").only(X86),
+    Rule::new("modify_ldt", EPERM, "16-bit segments for emulators; a history of kernel bugs")
+        .only(X86),
+    Rule::new("uselib", EPERM, "obsolete a.out library loader; nothing current uses it").only(X86),
     // Terminal injection: typed input runs as the user outside the sandbox.
-    Rule::new("ioctl", EPERM, "pushes input into the terminal (TIOCSTI)").when(1, "cmd", Op::Eq, (TIOCSTI, "TIOCSTI")),
-    Rule::new("ioctl", EPERM, "pushes a selection into a console's input").when(1, "cmd", Op::Eq, (TIOCLINUX, "TIOCLINUX")),
+    Rule::new("ioctl", EPERM, "pushes input into the terminal")
+        .when(1, "cmd", Op::Eq, (TIOCSTI, "TIOCSTI")),
+    Rule::new("ioctl", EPERM, "pushes a selection into a console's input")
+        .when(1, "cmd", Op::Eq, (TIOCLINUX, "TIOCLINUX")),
     // ENOSYS: "not built in" makes callers fall back to something the filters can inspect.
-    Rule::new("clone3", ENOSYS, "its flags sit in a struct no filter can read; glibc falls back to clone"),
+    Rule::new("clone3", ENOSYS, "flags in a struct no filter can read; glibc falls back to clone"),
     Rule::new("io_uring_setup", ENOSYS, "io_uring opens and connects sockets without socket()"),
     Rule::new("io_uring_enter", ENOSYS, "io_uring opens and connects sockets without socket()"),
     Rule::new("io_uring_register", ENOSYS, "io_uring opens and connects sockets without socket()"),
     // Network (--net deny) and the fallback unix-socket layer.
-    Rule::new("socket", EAFNOSUPPORT, "--net deny: inet, inet6, packet, netlink, vsock and every other family")
+    Rule::new("socket", EAFNOSUPPORT, "--net deny: inet, inet6, packet, netlink, vsock, all others")
         .when(0, "domain", Op::Ne, UNIX).mode(Mode::DenyNetwork),
     Rule::new("socketpair", EAFNOSUPPORT, "--net deny: pairs of any family but unix")
         .when(0, "domain", Op::Ne, UNIX).mode(Mode::DenyNetwork),
-    Rule::new("socket", EAFNOSUPPORT, "no new unix sockets where Landlock cannot confine their paths")
+    Rule::new("socket", EAFNOSUPPORT, "no new unix sockets where Landlock cannot confine paths")
         .when(0, "domain", Op::Eq, UNIX).mode(Mode::DenyUnixSocketCreate),
 ];
 

@@ -97,9 +97,16 @@ mod tests {
         let names: BTreeSet<_> = NUMBERS.iter().map(|(name, _, _)| name).collect();
         assert_eq!(names.len(), NUMBERS.len(), "a syscall is listed twice");
         for arch in [Arch::X86_64, Arch::Aarch64] {
-            let numbers: Vec<_> = NUMBERS.iter().filter_map(|(n, ..)| number(arch, n)).collect();
+            let numbers: Vec<_> = NUMBERS
+                .iter()
+                .filter_map(|(n, ..)| number(arch, n))
+                .collect();
             let unique: BTreeSet<_> = numbers.iter().collect();
-            assert_eq!(unique.len(), numbers.len(), "two syscalls share a number on {arch}");
+            assert_eq!(
+                unique.len(),
+                numbers.len(),
+                "two syscalls share a number on {arch}"
+            );
         }
     }
 

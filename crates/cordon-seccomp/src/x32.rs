@@ -15,8 +15,8 @@
 //! kill: ret #SECCOMP_RET_KILL_PROCESS
 //! ```
 //!
-//! Negative numbers (`syscall(-1)`) have the bit set too and are killed as well; no program
-//! issues them on purpose, the kernel would only answer ENOSYS. The guard reads nothing but
+//! Negative numbers (`syscall(-1)`) have the bit set too and are killed as well; programs do
+//! not make such calls on purpose (the kernel would only answer ENOSYS). The guard reads only
 //! the number, so the kernel's verdict cache still covers every native syscall.
 
 use seccompiler::{sock_filter, BpfProgram};
@@ -30,7 +30,12 @@ const NR_OFFSET: u32 = 0;
 pub(crate) fn guard() -> BpfProgram {
     vec![
         stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, NR_OFFSET),
-        jump(libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K, X32_SYSCALL_BIT, 1, 0),
+        jump(
+            libc::BPF_JMP | libc::BPF_JSET | libc::BPF_K,
+            X32_SYSCALL_BIT,
+            1,
+            0,
+        ),
         stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
         stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_KILL_PROCESS),
     ]
@@ -42,7 +47,12 @@ fn stmt(code: u32, k: u32) -> sock_filter {
 
 /// `jt` and `jf` count instructions to skip after this one.
 fn jump(code: u32, k: u32, jt: u8, jf: u8) -> sock_filter {
-    sock_filter { code: opcode(code), jt, jf, k }
+    sock_filter {
+        code: opcode(code),
+        jt,
+        jf,
+        k,
+    }
 }
 
 /// `libc` types the BPF opcode fields as `u32`; `sock_filter.code` is 16 bits wide. Every

@@ -10,7 +10,9 @@ const ARCHES: [Arch; 2] = [Arch::X86_64, Arch::Aarch64];
 
 fn every_options() -> Vec<FilterOptions> {
     let flags = [false, true];
-    let pairs = flags.iter().flat_map(|&net| flags.iter().map(move |&unix| (net, unix)));
+    let pairs = flags
+        .iter()
+        .flat_map(|&net| flags.iter().map(move |&unix| (net, unix)));
     let opts = pairs.map(|(deny_network, deny_unix_socket_create)| FilterOptions {
         deny_network,
         deny_unix_socket_create,
@@ -34,7 +36,11 @@ fn no_syscall_has_two_errnos() {
         for opts in every_options() {
             for (syscall, rules) in active(arch, &opts) {
                 let errnos: BTreeSet<Errno> = rules.iter().map(|rule| rule.errno).collect();
-                assert_eq!(errnos.len(), 1, "{syscall} on {arch} with {opts:?}: {errnos:?}");
+                assert_eq!(
+                    errnos.len(),
+                    1,
+                    "{syscall} on {arch} with {opts:?}: {errnos:?}"
+                );
             }
         }
     }
@@ -52,7 +58,10 @@ fn no_redundant_or_duplicate_rows() {
                     assert_eq!(conds.len(), 1, "{syscall}: unconditional row beside others");
                 }
                 for (i, cond) in conds.iter().enumerate() {
-                    assert!(!conds[i + 1..].contains(cond), "{syscall}: duplicate condition");
+                    assert!(
+                        !conds[i + 1..].contains(cond),
+                        "{syscall}: duplicate condition"
+                    );
                 }
             }
         }
@@ -64,7 +73,11 @@ fn every_rule_has_a_one_line_reason() {
     for rule in RULES {
         let reason = rule.reason.trim();
         assert!(!reason.is_empty(), "{} has no reason", rule.syscall);
-        assert!(!reason.contains('\n') && reason.len() <= 100, "{}: keep it to a line", rule.syscall);
+        assert!(
+            !reason.contains('\n') && reason.len() <= 100,
+            "{}: keep it to a line",
+            rule.syscall
+        );
     }
 }
 
@@ -85,7 +98,10 @@ fn syscall_names_resolve_on_the_arches_they_claim() {
 #[test]
 fn every_number_in_the_syscall_table_is_used() {
     for name in syscalls::names() {
-        assert!(RULES.iter().any(|rule| rule.syscall == name), "{name} is unused");
+        assert!(
+            RULES.iter().any(|rule| rule.syscall == name),
+            "{name} is unused"
+        );
     }
 }
 
@@ -93,8 +109,11 @@ fn every_number_in_the_syscall_table_is_used() {
 /// an argument; argument checks are confined to these few so hot syscalls stay cached.
 #[test]
 fn only_the_expected_syscalls_inspect_arguments() {
-    let inspected: BTreeSet<_> =
-        RULES.iter().filter(|rule| rule.cond.is_some()).map(|rule| rule.syscall).collect();
+    let inspected: BTreeSet<_> = RULES
+        .iter()
+        .filter(|rule| rule.cond.is_some())
+        .map(|rule| rule.syscall)
+        .collect();
     let expected = BTreeSet::from(["clone", "ioctl", "socket", "socketpair", "unshare"]);
     assert_eq!(inspected, expected);
     for cond in RULES.iter().filter_map(|rule| rule.cond) {
@@ -103,9 +122,19 @@ fn only_the_expected_syscalls_inspect_arguments() {
 }
 
 #[test]
+#[allow(
+    clippy::useless_conversion,
+    reason = "libc's Ioctl is c_ulong on glibc, c_int on musl"
+)]
 fn terminal_ioctl_numbers_match_libc() {
-    assert_eq!(u64::from(TIOCSTI), u64::try_from(libc::TIOCSTI).unwrap_or(0));
-    assert_eq!(u64::from(TIOCLINUX), u64::try_from(libc::TIOCLINUX).unwrap_or(0));
+    assert_eq!(
+        u64::from(TIOCSTI),
+        u64::try_from(libc::TIOCSTI).unwrap_or(0)
+    );
+    assert_eq!(
+        u64::from(TIOCLINUX),
+        u64::try_from(libc::TIOCLINUX).unwrap_or(0)
+    );
 }
 
 #[test]
