@@ -1,76 +1,58 @@
 //! cordon's sandbox policy: what a run may read, write and execute, its network rule,
-//! environment, identity, limits and mode. Pure data, no syscalls.
+//! environment, identity, limits and mode. Pure data, no syscalls beyond reading files
+//! and resolving paths.
+//!
+//! A policy comes from a TOML file ([`load_file`]), from flags ([`Flags`]), or both, and
+//! becomes one validated [`Policy`] through [`build`], which rejects contradictions
+//! before anything runs. [`check_file`] reports every problem of a file at once, each
+//! with its line and key.
+//!
+//! ```toml
+//! mode = "strict"                  # auto | strict | off
+//! net = "deny"                     # deny | allow
+//! tenant = "alice"
+//! ro = ["/opt/data", "rel/path"]   # relative paths resolve against the file's directory
+//! rw = ["/srv/runs/1"]
+//! env = ["NAME=VALUE", "NAME"]     # NAME alone passes the caller's value
+//! [identity]
+//! uid = 199999
+//! gid = 199999
+//! tenant_uids = [200000, 265535]   # inclusive range
+//! [limits]
+//! timeout = "2h"                   # 30s, 10m, 1.5h, 250ms, 1d; a plain number is seconds
+//! cpu = "10m"
+//! memory = "4GiB"                  # B, KiB..TiB, KB..TB, K/M/G/T (binary); "1.5GiB"
+//! pids = 256
+//! file_size = "1GiB"
+//! open_files = 1024                # every limit also takes "none"
+//! ```
+//!
+//! Each rule's reason is documented in the module that enforces it: [`defaults`] for the
+//! system roots, identity and strict limits, and the private modules for paths,
+//! contradictions, settings and limits.
 #![forbid(unsafe_code)]
 
-use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
-use std::time::Duration;
+mod build;
+mod check;
+pub mod defaults;
+mod error;
+mod fault;
+mod file;
+mod flags;
+mod grants;
+mod limits;
+mod model;
+mod paths;
+mod settings;
+mod units;
 
-/// How hard cordon insists on confinement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Apply every layer the kernel allows and report what is missing.
-    #[default]
-    Auto,
-    /// Refuse to run unless every requested layer is fully enforced.
-    Strict,
-    /// No confinement at all (debugging only).
-    Off,
-}
-
-/// Network rule of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Net {
-    #[default]
-    Deny,
-    Allow,
-}
-
-/// One granted path with the reason it is granted (defaults carry their reason).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Grant {
-    pub path: PathBuf,
-    pub reason: String,
-}
-
-/// Identity settings used when cordon runs as root.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identity {
-    /// Fixed uid/gid for runs without a tenant.
-    pub uid: u32,
-    pub gid: u32,
-    /// Inclusive range tenant uids are derived from.
-    pub tenant_uid_first: u32,
-    pub tenant_uid_last: u32,
-}
-
-/// Resource limits of a run (all optional; `None` means no limit).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Limits {
-    pub timeout: Option<Duration>,
-    pub cpu: Option<Duration>,
-    pub memory: Option<u64>,
-    pub pids: Option<u64>,
-    pub file_size: Option<u64>,
-    pub open_files: Option<u64>,
-}
-
-/// A validated policy: the one value every layer reads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Policy {
-    pub mode: Mode,
-    pub net: Net,
-    /// Default system read-only roots that exist on this host.
-    pub system_ro: Vec<Grant>,
-    /// Read (and execute) grants from flags and the policy file; canonical, existing.
-    pub ro: Vec<PathBuf>,
-    /// Read-write grants; canonical, existing directories.
-    pub rw: Vec<PathBuf>,
-    /// Extra environment entries: NAME=VALUE, or NAME alone to pass the caller's value.
-    pub env: Vec<(String, Option<String>)>,
-    pub tenant: Option<String>,
-    pub identity: Identity,
-    pub limits: Limits,
-}
+pub use build::build;
+pub use check::check_file;
+pub use defaults::{system_roots, DEFAULT_IDENTITY, STRICT_DEFAULTS};
+pub use error::{
+    Diagnostic, EnvProblem, IdentityProblem, PathProblem, PolicyError, RwRefusal, ValueProblem,
+};
+pub use file::{load_file, PolicyFile, RawIdentity, RawLimits, Scalar, MAX_FILE_SIZE};
+pub use flags::Flags;
+pub use model::{Grant, Identity, Limits, Mode, Net, Policy};
+pub use units::{parse_count, parse_duration, parse_size};

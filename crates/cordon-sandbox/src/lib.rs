@@ -4,6 +4,7 @@
 //! enforced as a [`report::LayerReport`]; [`stage2`] applies them in order inside a fresh
 //! single-threaded helper and [`supervisor`] starts that helper and collects the result.
 
+pub mod cgroup;
 pub mod env;
 pub mod fds;
 pub mod identity;
@@ -13,6 +14,7 @@ pub mod mount;
 pub mod namespace;
 pub mod record;
 pub mod report;
+pub mod rlimit;
 pub mod seccomp;
 pub mod session;
 pub mod spec;

@@ -18,7 +18,7 @@
 
 use crate::report::{LayerReport, Report};
 use crate::spec::{ExitState, Message, RunSpec, MAX_SPEC_BYTES, SPEC_FD, STATUS_FD};
-use crate::{fds, identity, landlock, mount, namespace, seccomp, session};
+use crate::{fds, identity, landlock, mount, namespace, rlimit, seccomp, session};
 use cordon_policy::{Mode, Net};
 use rustix::fd::{FromRawFd, OwnedFd};
 use rustix::process::{getgid, getpid, getuid, Pid};
@@ -154,7 +154,9 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
     })
     .map_err(at("prepare the Landlock ruleset"))?;
     let dedicated_uid = root && policy.tenant.is_some();
-    let _ = dedicated_uid; // RLIMIT_HOOK
+    let limits = rlimit::apply(&policy.limits, spec.cgroup_memory, spec.cgroup_pids, dedicated_uid)
+        .map_err(at("set resource limits"))?;
+    report.layers.extend(limits);
     match spec.run_ids {
         Some((uid, gid)) if root => identity::drop_to(uid, gid).map_err(at("drop privileges"))?,
         _ => identity::clear_capabilities().map_err(at("clear capabilities"))?,

@@ -330,6 +330,8 @@ fn finish(
         peak_memory_bytes: u64::try_from(ru.ru_maxrss).ok().map(|kib| kib * 1024),
         peak_memory_source: Some("largest resident set of any process of the run".into()),
         processes: None,
+        pids_limit_hits: None,
+        oom_kills: None,
     };
     RunRecord {
         command: spec.argv.clone(),

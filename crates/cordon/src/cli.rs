@@ -53,8 +53,12 @@ pub struct DoctorArgs {
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// TOML policy file; the flags below add to it.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "profile")]
     pub policy: Option<PathBuf>,
+    /// Named policy: NAME.toml from $CORDON_PROFILE_DIR, /etc/cordon/profiles, or the
+    /// built-in ones (energyplus, python); the flags below add to it.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// Grant read and execute below PATH (repeatable).
     #[arg(long = "ro", value_name = "PATH")]
     pub ro: Vec<PathBuf>,

@@ -7,6 +7,7 @@
 
 mod cli;
 mod doctor;
+mod profile;
 mod run;
 
 use clap::Parser;

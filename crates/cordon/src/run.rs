@@ -112,11 +112,19 @@ fn println_record(line: &str) {
 
 fn load_policy(args: RunArgs) -> Result<Policy, String> {
     let cwd = std::env::current_dir().map_err(|e| format!("failed to read the current directory: {e}"))?;
-    let file = match &args.policy {
-        Some(path) => Some((
-            path.clone(),
-            cordon_policy::load_file(path).map_err(|e| e.to_string())?,
-        )),
+    let (policy_path, _staged) = match (&args.policy, &args.profile) {
+        (Some(path), _) => (Some(path.clone()), None),
+        (None, Some(name)) => {
+            let (path, staged) = crate::profile::resolve(name)?;
+            (Some(path), staged)
+        }
+        (None, None) => (None, None),
+    };
+    let file = match policy_path {
+        Some(path) => {
+            let loaded = cordon_policy::load_file(&path).map_err(|e| e.to_string())?;
+            Some((path, loaded))
+        }
         None => None,
     };
     let flags = Flags {

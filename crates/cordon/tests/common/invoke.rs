@@ -42,6 +42,7 @@ pub struct Cordon {
     prelude: Option<String>,
     cwd: Option<PathBuf>,
     json: bool,
+    direct: bool,
 }
 
 /// Starts building `cordon run` for `caller`.
@@ -54,6 +55,7 @@ pub fn cordon(caller: Caller) -> Cordon {
         prelude: None,
         cwd: None,
         json: false,
+        direct: false,
     }
 }
 
@@ -119,6 +121,14 @@ impl Cordon {
         self
     }
 
+    /// Runs the command without cordon (same caller, prelude, environment and working
+    /// directory): the control for attacks that `--mode off` cannot show, because stage 2
+    /// needs descriptors 3 and 4 for itself and closes everything above them.
+    pub fn direct(mut self) -> Self {
+        self.direct = true;
+        self
+    }
+
     /// The working directory cordon starts in (by default `/`).
     pub fn cwd(mut self, dir: impl AsRef<Path>) -> Self {
         self.cwd = Some(dir.as_ref().to_path_buf());
@@ -128,10 +138,12 @@ impl Cordon {
     /// The full argv of the invocation, for `cmd` after `--`.
     pub fn argv<S: AsRef<str>>(&self, cmd: &[S]) -> Vec<OsString> {
         let mut argv: Vec<OsString> = self.launcher.iter().map(OsString::from).collect();
-        argv.push(cordon_bin().into());
-        argv.push("run".into());
-        argv.extend(self.flags.iter().cloned());
-        argv.push("--".into());
+        if !self.direct {
+            argv.push(cordon_bin().into());
+            argv.push("run".into());
+            argv.extend(self.flags.iter().cloned());
+            argv.push("--".into());
+        }
         argv.extend(cmd.iter().map(|a| OsString::from(a.as_ref())));
         argv
     }
@@ -201,11 +213,7 @@ fn describe(argv: &[OsString]) -> String {
         .iter()
         .map(|a| {
             let a = a.to_string_lossy();
-            if a.len() > 80 {
-                format!("{}…", &a[..a.floor_char_boundary(80)])
-            } else {
-                a.into_owned()
-            }
+            clip(&a, 80)
         })
         .collect();
     shown.join(" ")
@@ -360,21 +368,26 @@ impl Outcome {
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let clip = |s: &str| -> String {
-            if s.len() > 4000 {
-                format!("{}… [{} bytes]", &s[..s.floor_char_boundary(4000)], s.len())
-            } else {
-                s.to_string()
-            }
-        };
         writeln!(f, "invocation: {}", self.description)?;
         match self.status.signal() {
             Some(sig) => writeln!(f, "status: killed by signal {sig}")?,
             None => writeln!(f, "status: exit {:?}", self.code())?,
         }
-        writeln!(f, "--- stdout ---\n{}", clip(&self.raw_stdout))?;
-        write!(f, "--- stderr ---\n{}", clip(&self.stderr))
+        writeln!(f, "--- stdout ---\n{}", clip(&self.raw_stdout, 4000))?;
+        write!(f, "--- stderr ---\n{}", clip(&self.stderr, 4000))
     }
+}
+
+/// `text` cut to about `max` bytes, on a character boundary.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… [{} bytes]", &text[..end], text.len())
 }
 
 /// argv running `code` with the system interpreter but without the attack helpers.

@@ -9,7 +9,7 @@
 //! [`host_dir`] and [`caller_dir`] make folders with the right owners; [`HostProcess`] is a
 //! process of the host for attacks to aim at; [`compile_c`] builds attack programs with gcc.
 
-#![allow(dead_code)] // each test file uses a different part of the harness
+#![allow(dead_code, unused_imports)] // each test file uses a different part of the harness
 
 pub mod dirs;
 pub mod invoke;
@@ -59,6 +59,14 @@ impl Caller {
         match self {
             Caller::Root => DEFAULT_RUN_UID,
             Caller::Unprivileged => test_user().uid,
+        }
+    }
+
+    /// The host gid a confined run of this caller gets without `--tenant`.
+    pub fn run_gid(self) -> u32 {
+        match self {
+            Caller::Root => DEFAULT_RUN_UID,
+            Caller::Unprivileged => test_user().gid,
         }
     }
 
@@ -118,7 +126,10 @@ pub fn test_user() -> &'static TestUser {
 }
 
 fn id_of(args: &[&str]) -> u32 {
-    let out = Command::new("id").args(args).output().expect("failed to run id");
+    let out = Command::new("id")
+        .args(args)
+        .output()
+        .expect("failed to run id");
     let text = String::from_utf8_lossy(&out.stdout);
     text.trim()
         .parse()
@@ -130,6 +141,27 @@ pub fn py<S: AsRef<str>>(code: &str, args: &[S]) -> Vec<String> {
     let mut argv = vec![PYTHON.to_string(), "-c".into(), format!("{PY_LIB}\n{code}")];
     argv.extend(args.iter().map(|a| a.as_ref().to_string()));
     argv
+}
+
+/// No arguments, for attacks that take none.
+pub const NO_ARGS: &[&str] = &[];
+
+/// True when step `step` of an attack's JSON report succeeded.
+pub fn succeeded(report: &serde_json::Value, step: &str) -> bool {
+    report[step]["ok"].as_bool() == Some(true)
+}
+
+/// The errno name step `step` of an attack's JSON report failed with.
+pub fn error_of<'a>(report: &'a serde_json::Value, step: &str) -> Option<&'a str> {
+    report[step]["error"].as_str()
+}
+
+/// The value step `step` of an attack's JSON report produced, as text.
+pub fn value_of(report: &serde_json::Value, step: &str) -> String {
+    match &report[step]["value"] {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// A fresh value for markers and names, unique within this machine for the test run.

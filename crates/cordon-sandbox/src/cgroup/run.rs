@@ -1,0 +1,155 @@
+//! Ending a run's cgroups: killing what is in them, reading what they accounted, removing
+//! them, and clearing leftovers of runs whose supervisor died.
+
+use super::{delegation_root, v1, v2, writable};
+use super::{CgroupError, CgroupUsage, Hierarchy, Layout, RunCgroup, RunDir};
+use rustix::process::{kill_process, Pid, Signal};
+use std::path::Path;
+use std::thread::sleep;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Rounds of the v1 kill loop before it gives up.
+const KILL_ROUNDS: usize = 200;
+/// How long [`RunCgroup::remove`] waits for killed processes to leave.
+const DRAIN: Duration = Duration::from_secs(2);
+/// A leftover younger than this may be a run that is still starting.
+const STALE_AGE: Duration = Duration::from_secs(60);
+
+impl RunCgroup {
+    /// SIGKILLs every process of the run: one write to `cgroup.kill` where a v2 tree
+    /// offers it; otherwise SIGKILL each listed process until the list is empty.
+    pub fn kill(&self) -> Result<(), CgroupError> {
+        if let Some(d) = self.dirs.iter().find(|d| d.v2 && d.path.join("cgroup.kill").exists()) {
+            return super::write(&d.path, "cgroup.kill", "1");
+        }
+        self.dirs.first().map_or(Ok(()), |d| kill_listed(&d.path))
+    }
+
+    /// No process is left in the run.
+    pub fn is_empty(&self) -> bool {
+        self.dirs.first().is_none_or(dir_empty)
+    }
+
+    /// What the run used so far, from whichever hierarchy accounts each value.
+    pub fn usage(&self) -> CgroupUsage {
+        let mut u = CgroupUsage::default();
+        for d in &self.dirs {
+            match d.v2 {
+                true => v2::usage(&d.path, &mut u),
+                false => v1::usage(d, &mut u),
+            }
+        }
+        u
+    }
+
+    /// Kills what is left, waits briefly for it to go, and removes every directory.
+    pub fn remove(mut self) -> Result<(), CgroupError> {
+        let dirs = std::mem::take(&mut self.dirs);
+        teardown(&dirs)
+    }
+}
+
+impl Drop for RunCgroup {
+    fn drop(&mut self) {
+        if let Err(e) = teardown(&self.dirs) {
+            tracing::warn!(error = %e, "failed to remove a run cgroup on drop");
+        }
+    }
+}
+
+fn teardown(dirs: &[RunDir]) -> Result<(), CgroupError> {
+    let Some(first) = dirs.first() else { return Ok(()) };
+    if !dir_empty(first) {
+        let _ = match dirs.iter().find(|d| d.v2 && d.path.join("cgroup.kill").exists()) {
+            Some(d) => super::write(&d.path, "cgroup.kill", "1"),
+            None => kill_listed(&first.path),
+        };
+        let until = Instant::now() + DRAIN;
+        while !dir_empty(first) && Instant::now() < until {
+            sleep(Duration::from_millis(10));
+        }
+    }
+    dirs.iter().map(|d| remove_dir(&d.path)).fold(Ok(()), Result::and)
+}
+
+/// rmdir, retried while the kernel still reports the cgroup busy.
+fn remove_dir(path: &Path) -> Result<(), CgroupError> {
+    let until = Instant::now() + DRAIN;
+    loop {
+        match std::fs::remove_dir(path) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < until => {
+                sleep(Duration::from_millis(10));
+            }
+            Err(source) => return Err(CgroupError::Remove { path: path.to_owned(), source }),
+        }
+    }
+}
+
+fn dir_empty(d: &RunDir) -> bool {
+    match d.v2.then(|| v2::populated(&d.path)).flatten() {
+        Some(populated) => !populated,
+        None => listed(&d.path).is_empty(),
+    }
+}
+
+/// The processes in `dir`'s `cgroup.procs`, cordon's own process excluded.
+fn listed(dir: &Path) -> Vec<i32> {
+    let me = i32::try_from(std::process::id()).unwrap_or(0);
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .filter(|p| *p != me)
+        .collect()
+}
+
+/// SIGKILL each listed process, again, until none is left. A process forked between
+/// reading the list and the kill shows up in the next round; one with SIGKILL pending
+/// cannot fork, so the list drains.
+fn kill_listed(dir: &Path) -> Result<(), CgroupError> {
+    for _ in 0..KILL_ROUNDS {
+        let pids = listed(dir);
+        if pids.is_empty() {
+            return Ok(());
+        }
+        for pid in pids.into_iter().filter_map(Pid::from_raw) {
+            let _ = kill_process(pid, Signal::KILL);
+        }
+        sleep(Duration::from_millis(5));
+    }
+    let left = listed(dir).len();
+    Err(CgroupError::Kill { path: dir.to_owned(), left })
+}
+
+/// Removes empty run cgroups left under `cordon/` by supervisors that died, in every
+/// hierarchy of `layout`. Populated ones and ones younger than a minute (a run that is
+/// being set up) are left alone; errors are ignored.
+pub fn cleanup_stale(layout: &Layout) {
+    let hierarchies: Vec<&Hierarchy> = match layout {
+        Layout::V2(h) => vec![h],
+        Layout::Hybrid { v1, unified } => v1.iter().chain([unified]).collect(),
+        Layout::V1(v1) => v1.iter().collect(),
+        Layout::None(_) => Vec::new(),
+    };
+    for h in hierarchies {
+        let Some(base) = delegation_root(h, writable) else { continue };
+        let Ok(entries) = std::fs::read_dir(base.join("cordon")) else { continue };
+        for path in entries.filter_map(|e| Some(e.ok()?.path())) {
+            if is_stale(&path) && std::fs::remove_dir(&path).is_ok() {
+                tracing::debug!(path = %path.display(), "removed a leftover run cgroup");
+            }
+        }
+    }
+}
+
+fn is_stale(path: &Path) -> bool {
+    let old = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|age| age >= STALE_AGE);
+    let v2 = path.join("cgroup.events").exists();
+    old && path.is_dir() && dir_empty(&RunDir { path: path.to_owned(), v2, controllers: Vec::new() })
+}
