@@ -15,7 +15,8 @@ use rustix::process::{Gid, Uid};
 use rustix::thread::{self, CapabilitySet, CapabilitySets};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
-use std::os::unix::fs::{lchown, MetadataExt};
+use rustix::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 /// Default location of the tenant uid registry.
@@ -105,24 +106,86 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 }
 
 /// Hands a read-write tree to the run's uid so the command can write it after the drop.
-/// Symbolic links are changed themselves, never followed.
+///
+/// The walk never follows a name twice: every entry is opened relative to its parent's
+/// descriptor with `O_NOFOLLOW`, checked through that descriptor and changed through it, so
+/// swapping a directory for a symbolic link mid-walk leads nowhere. Symbolic links are
+/// changed themselves, never followed; other file systems mounted inside are not entered;
+/// and a file with more than one hard link that the run does not already own is left
+/// alone, because its other names may be outside the tree (a host file linked in).
 pub fn chown_tree(root: &Path, uid: u32, gid: u32) -> Result<(), IdentityError> {
-    let err = |path: &Path, source| IdentityError::Chown {
+    use rustix::fs::{open, Mode, OFlags};
+    let err = |path: &Path, e: rustix::io::Errno| IdentityError::Chown {
         path: path.to_owned(),
         uid,
-        source,
+        source: e.into(),
     };
-    let meta = fs::symlink_metadata(root).map_err(|e| err(root, e))?;
-    if meta.uid() != uid || meta.gid() != gid {
-        lchown(root, Some(uid), Some(gid)).map_err(|e| err(root, e))?;
-    }
-    if meta.is_dir() {
-        for entry in fs::read_dir(root).map_err(|e| err(root, e))? {
-            let entry = entry.map_err(|e| err(root, e))?;
-            chown_tree(&entry.path(), uid, gid)?;
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let dir = open(root, flags, Mode::empty()).map_err(|e| err(root, e))?;
+    let st = rustix::fs::fstat(&dir).map_err(|e| err(root, e))?;
+    give(&dir, &st, uid, gid).map_err(|e| err(root, e))?;
+    walk(&dir, root, st.st_dev, uid, gid)
+}
+
+fn walk(dir: &OwnedFd, path: &Path, dev: u64, uid: u32, gid: u32) -> Result<(), IdentityError> {
+    use rustix::fs::{openat, Dir, FileType, Mode, OFlags};
+    let err = |path: &Path, e: rustix::io::Errno| IdentityError::Chown {
+        path: path.to_owned(),
+        uid,
+        source: e.into(),
+    };
+    let entries = Dir::read_from(dir).map_err(|e| err(path, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| err(path, e))?;
+        let name = entry.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        let child_path = path.join(std::ffi::OsStr::from_bytes(name.to_bytes()));
+        let o_path = OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = match openat(dir, name, o_path, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => continue,
+            Err(e) => return Err(err(&child_path, e)),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| err(&child_path, e))?;
+        if st.st_dev != dev {
+            tracing::warn!(path = %child_path.display(), "not handing over another file system mounted inside a --rw tree");
+            continue;
+        }
+        let kind = FileType::from_raw_mode(st.st_mode);
+        if kind != FileType::Directory && st.st_nlink > 1 && st.st_uid != uid {
+            tracing::warn!(path = %child_path.display(), "not handing over a file with several hard links");
+            continue;
+        }
+        give(&fd, &st, uid, gid).map_err(|e| err(&child_path, e))?;
+        if kind == FileType::Directory {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            match openat(dir, name, flags, Mode::empty()) {
+                Ok(sub) if rustix::fs::fstat(&sub).is_ok_and(|s| s.st_ino == st.st_ino) => {
+                    walk(&sub, &child_path, dev, uid, gid)?
+                }
+                Ok(_) | Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::LOOP) => {}
+                Err(e) => return Err(err(&child_path, e)),
+            }
         }
     }
     Ok(())
+}
+
+/// Changes the owner of exactly the inode behind `fd` (an `O_PATH` or directory
+/// descriptor), unless it already belongs to the run.
+fn give(fd: &OwnedFd, st: &rustix::fs::Stat, uid: u32, gid: u32) -> Result<(), rustix::io::Errno> {
+    if st.st_uid == uid && st.st_gid == gid {
+        return Ok(());
+    }
+    rustix::fs::chownat(
+        fd,
+        c"",
+        Some(Uid::from_raw(uid)),
+        Some(Gid::from_raw(gid)),
+        rustix::fs::AtFlags::EMPTY_PATH | rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
 }
 
 /// Switches to `uid`/`gid` with no supplementary groups and empties every capability set.
@@ -133,8 +196,8 @@ pub fn drop_to(uid: u32, gid: u32) -> Result<(), IdentityError> {
     };
     clear_bounding_set()?;
     thread::set_thread_groups(&[]).map_err(step("drop supplementary groups"))?;
-    // SAFETY-free: rustix changes the calling thread's ids; the helper is single-threaded,
-    // so the whole process changes.
+    // rustix changes the calling thread's ids; the helper is single-threaded, so this is
+    // the whole process.
     let g = Gid::from_raw(gid);
     thread::set_thread_res_gid(g, g, g).map_err(step("set the gid"))?;
     let u = Uid::from_raw(uid);

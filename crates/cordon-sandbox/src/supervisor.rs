@@ -16,7 +16,8 @@ use rustix::process::Pid;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
+use cordon_policy::Mode;
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// Exit code of a run that hit its wall-clock limit.
@@ -70,30 +71,19 @@ pub fn run(
     mut on_ready: impl FnMut(&Report),
 ) -> Result<RunRecord, SuperviseError> {
     let started = Instant::now();
-    let (spec_r, spec_w) = pipe()?;
-    let (status_r, status_w) = pipe()?;
-    let mut cmd = Command::new(watch.helper);
-    cmd.arg(STAGE2_ARG).env_clear();
-    let (a, b) = (spec_r.as_raw_fd(), status_w.as_raw_fd());
-    // SAFETY: the closure runs between fork and exec and only calls fcntl and dup2, which
-    // are async-signal-safe; it touches no Rust allocation or lock.
-    unsafe {
-        cmd.pre_exec(move || place_fds(a, b));
-    }
-    let child = cmd.spawn().map_err(|source| SuperviseError::Spawn {
-        path: watch.helper.display().to_string(),
-        source,
-    })?;
-    drop((spec_r, status_w));
+    let (child, status_r) = if spec.policy.mode == Mode::Off {
+        match spawn_unconfined(spec) {
+            Ok(child) => (child, None),
+            Err(e) => return Ok(unstarted(spec, &e, started)),
+        }
+    } else {
+        let (child, status_r) = spawn_helper(spec, watch.helper)?;
+        (child, Some(status_r))
+    };
     let helper_pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(0))
         .ok_or_else(|| SuperviseError::Wait(std::io::Error::other("helper has no pid")))?;
     let pidfd = rustix::process::pidfd_open(helper_pid, rustix::process::PidfdFlags::empty())
         .map_err(|e| SuperviseError::Wait(e.into()))?;
-    let mut spec_w = std::fs::File::from(spec_w);
-    let body = serde_json::to_vec(spec).map_err(|e| SuperviseError::Spec(e.into()))?;
-    spec_w.write_all(&body).map_err(SuperviseError::Spec)?;
-    drop(spec_w);
-
     let handle = RunHandle {
         helper: helper_pid,
         pid_namespace: false,
@@ -101,7 +91,7 @@ pub fn run(
     };
     let mut state = Follow {
         seen: Seen::default(),
-        status: Some(std::fs::File::from(status_r)),
+        status: status_r.map(std::fs::File::from),
         buf: Vec::new(),
         handle,
         kill: None,
@@ -277,6 +267,60 @@ fn apply_kill_reason(record: &mut RunRecord, decided: Option<KillReason>, cgroup
             RunStatus::Killed
         };
     }
+}
+
+/// Starts the stage-2 helper and hands it the spec; returns it and the status pipe.
+fn spawn_helper(spec: &RunSpec, helper: &Path) -> Result<(Child, OwnedFd), SuperviseError> {
+    let (spec_r, spec_w) = pipe()?;
+    let (status_r, status_w) = pipe()?;
+    let mut cmd = Command::new(helper);
+    cmd.arg(STAGE2_ARG).env_clear();
+    let (a, b) = (spec_r.as_raw_fd(), status_w.as_raw_fd());
+    // SAFETY: the closure runs between fork and exec and only calls fcntl and dup2, which
+    // are async-signal-safe; it touches no Rust allocation or lock.
+    unsafe {
+        cmd.pre_exec(move || place_fds(a, b));
+    }
+    let child = cmd.spawn().map_err(|source| SuperviseError::Spawn {
+        path: helper.display().to_string(),
+        source,
+    })?;
+    drop((spec_r, status_w));
+    let mut spec_w = std::fs::File::from(spec_w);
+    let body = serde_json::to_vec(spec).map_err(|e| SuperviseError::Spec(e.into()))?;
+    spec_w.write_all(&body).map_err(SuperviseError::Spec)?;
+    Ok((child, status_r))
+}
+
+/// `--mode off`: the command itself, with the caller's environment and descriptors.
+fn spawn_unconfined(spec: &RunSpec) -> std::io::Result<Child> {
+    let (argv0, args) = spec
+        .argv
+        .split_first()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "empty command"))?;
+    Command::new(argv0)
+        .args(args)
+        .env_clear()
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .current_dir(&spec.cwd)
+        .spawn()
+}
+
+/// The record of an unconfined command that could not be started.
+fn unstarted(spec: &RunSpec, e: &std::io::Error, started: Instant) -> RunRecord {
+    let code = if e.kind() == std::io::ErrorKind::NotFound {
+        EXIT_NOT_FOUND
+    } else {
+        EXIT_NOT_EXECUTABLE
+    };
+    let seen = Seen {
+        report: Some(spec.pre_report.clone()),
+        exec_failed: e.raw_os_error().or(Some(libc::ENOENT)),
+        ..Seen::default()
+    };
+    // SAFETY: rusage is plain old data, so all-zero is valid.
+    let ru: libc::rusage = unsafe { std::mem::zeroed() };
+    finish(spec, seen, ExitState::Code(code), ru, started)
 }
 
 fn take(seen: &mut Seen, msg: Message, on_ready: &mut impl FnMut(&Report)) {
