@@ -47,8 +47,20 @@ pub(crate) fn assemble(
         .and_then(|p| cwd.join(p).parent().map(Path::to_path_buf))
         .unwrap_or_else(|| cwd.to_path_buf());
     let mut faults = Faults::default();
-    let mode = choose(&mut faults, "mode", raw.mode.as_ref(), flags.mode, Mode::from_str);
-    let net = choose(&mut faults, "net", raw.net.as_ref(), flags.net, Net::from_str);
+    let mode = choose(
+        &mut faults,
+        "mode",
+        raw.mode.as_ref(),
+        flags.mode,
+        Mode::from_str,
+    );
+    let net = choose(
+        &mut faults,
+        "net",
+        raw.net.as_ref(),
+        flags.net,
+        Net::from_str,
+    );
     let tenant = tenant(&mut faults, raw.tenant.as_ref(), flags.tenant.as_deref());
     let resolver = Resolver {
         file_dir: &file_dir,
@@ -86,16 +98,24 @@ fn choose<T: Default>(
     flag.or(from_file).unwrap_or_default()
 }
 
-fn tenant(faults: &mut Faults, file: Option<&Spanned<String>>, flag: Option<&str>) -> Option<String> {
-    let from_file =
-        file.and_then(|v| faults.check(At::of("tenant", v), settings::tenant("tenant", v.get_ref())));
+fn tenant(
+    faults: &mut Faults,
+    file: Option<&Spanned<String>>,
+    flag: Option<&str>,
+) -> Option<String> {
+    let from_file = file
+        .and_then(|v| faults.check(At::of("tenant", v), settings::tenant("tenant", v.get_ref())));
     let from_flag = flag.and_then(|v| faults.check(None, settings::tenant("--tenant", v)));
     from_flag.or(from_file)
 }
 
 /// The file's entries, then the flags'; a later entry of the same name replaces an
 /// earlier one.
-fn env(faults: &mut Faults, file: &[Spanned<String>], flags: &[String]) -> Vec<(String, Option<String>)> {
+fn env(
+    faults: &mut Faults,
+    file: &[Spanned<String>],
+    flags: &[String],
+) -> Vec<(String, Option<String>)> {
     let mut env = Vec::new();
     for (i, raw) in file.iter().enumerate() {
         let key = format!("env[{i}]");
@@ -127,7 +147,9 @@ fn identity(faults: &mut Faults, raw: &RawIdentity) -> Identity {
     }
     if let Some(v) = &raw.tenant_uids {
         let key = "identity.tenant_uids";
-        if let Some((first, last)) = faults.check(At::of(key, v), settings::id_range(key, v.get_ref())) {
+        if let Some((first, last)) =
+            faults.check(At::of(key, v), settings::id_range(key, v.get_ref()))
+        {
             (identity.tenant_uid_first, identity.tenant_uid_last) = (first, last);
         }
     }

@@ -65,7 +65,11 @@ fn parse_all(text: &str, report: &mut dyn FnMut(usize, String, String)) -> Optio
                 // A syntax error after blanking is an artefact of blanking: stay silent.
                 if round == 0 {
                     let offset = e.span().map_or(0, |s| s.start);
-                    report(offset, key_near(text, offset), e.message().trim_end().into());
+                    report(
+                        offset,
+                        key_near(text, offset),
+                        e.message().trim_end().into(),
+                    );
                 }
                 return None;
             }
@@ -91,7 +95,11 @@ fn parse_all(text: &str, report: &mut dyn FnMut(usize, String, String)) -> Optio
 /// The dotted key of the entry covering `offset`, and the byte ranges that remove it.
 fn find_entry(table: &Table, prefix: &str, offset: usize) -> Option<(String, Vec<Range<usize>>)> {
     for (name, item) in table.iter() {
-        let key = if prefix.is_empty() { name.to_owned() } else { format!("{prefix}.{name}") };
+        let key = if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}.{name}")
+        };
         let key_span = table.key(name).and_then(|k| k.span());
         let found = match item {
             Item::Value(v) => {
@@ -100,12 +108,18 @@ fn find_entry(table: &Table, prefix: &str, offset: usize) -> Option<(String, Vec
             }
             Item::Table(t) => find_entry(t, &key, offset).or_else(|| {
                 let ranges = table_ranges(t, key_span);
-                ranges.iter().any(|r| r.contains(&offset)).then(|| (key.clone(), ranges))
+                ranges
+                    .iter()
+                    .any(|r| r.contains(&offset))
+                    .then(|| (key.clone(), ranges))
             }),
             Item::ArrayOfTables(array) => {
                 let ranges: Vec<_> = array.iter().flat_map(|t| table_ranges(t, None)).collect();
                 let with_key: Vec<_> = ranges.iter().cloned().chain(key_span).collect();
-                with_key.iter().any(|r| r.contains(&offset)).then(|| (key.clone(), ranges))
+                with_key
+                    .iter()
+                    .any(|r| r.contains(&offset))
+                    .then(|| (key.clone(), ranges))
             }
             Item::None => None,
         };
@@ -162,7 +176,10 @@ fn key_near(text: &str, offset: usize) -> String {
         if t.starts_with('[') {
             table = t.trim_matches(|c| c == '[' || c == ']').trim().to_owned();
         }
-        key = t.split_once('=').map(|(k, _)| k.trim().to_owned()).unwrap_or_default();
+        key = t
+            .split_once('=')
+            .map(|(k, _)| k.trim().to_owned())
+            .unwrap_or_default();
     }
     match (table.is_empty(), key.is_empty()) {
         (_, true) => table,

@@ -13,26 +13,68 @@ use std::time::Duration;
 
 /// The default read-only roots and why each is granted.
 pub const SYSTEM_ROOTS: &[(&str, &str)] = &[
-    ("/usr", "programs, shared libraries and interpreters' standard libraries"),
+    (
+        "/usr",
+        "programs, shared libraries and interpreters' standard libraries",
+    ),
     ("/lib", "shared libraries and the dynamic loader"),
     ("/lib32", "32-bit shared libraries on multiarch hosts"),
-    ("/lib64", "the x86-64 dynamic loader (/lib64/ld-linux-x86-64.so.2)"),
+    (
+        "/lib64",
+        "the x86-64 dynamic loader (/lib64/ld-linux-x86-64.so.2)",
+    ),
     ("/libx32", "x32 shared libraries on multiarch hosts"),
-    ("/bin", "the shell and core utilities (a link into /usr on merged-usr hosts)"),
-    ("/sbin", "system utilities some scripts call by absolute path"),
+    (
+        "/bin",
+        "the shell and core utilities (a link into /usr on merged-usr hosts)",
+    ),
+    (
+        "/sbin",
+        "system utilities some scripts call by absolute path",
+    ),
     ("/etc/ld.so.cache", "the dynamic loader's library index"),
-    ("/etc/ld.so.conf", "the dynamic loader's search path configuration"),
-    ("/etc/ld.so.conf.d", "the dynamic loader's search path fragments"),
-    ("/etc/alternatives", "Debian's command links (cc, awk, java, editor) point through here"),
-    ("/etc/locale.alias", "locale name aliases read by the C library"),
-    ("/etc/locale.conf", "the system locale some runtimes read at start-up"),
-    ("/etc/localtime", "the host time zone, so timestamps match the host"),
+    (
+        "/etc/ld.so.conf",
+        "the dynamic loader's search path configuration",
+    ),
+    (
+        "/etc/ld.so.conf.d",
+        "the dynamic loader's search path fragments",
+    ),
+    (
+        "/etc/alternatives",
+        "Debian's command links (cc, awk, java, editor) point through here",
+    ),
+    (
+        "/etc/locale.alias",
+        "locale name aliases read by the C library",
+    ),
+    (
+        "/etc/locale.conf",
+        "the system locale some runtimes read at start-up",
+    ),
+    (
+        "/etc/localtime",
+        "the host time zone, so timestamps match the host",
+    ),
     ("/etc/timezone", "the host time zone name (Debian)"),
-    ("/etc/ssl", "CA certificates for TLS clients when the network is allowed"),
-    ("/etc/ca-certificates", "CA certificate configuration (Debian)"),
-    ("/etc/passwd", "user names for getpwuid (Python's getpass, whoami, ls -l); no hashes"),
+    (
+        "/etc/ssl",
+        "CA certificates for TLS clients when the network is allowed",
+    ),
+    (
+        "/etc/ca-certificates",
+        "CA certificate configuration (Debian)",
+    ),
+    (
+        "/etc/passwd",
+        "user names for getpwuid (Python's getpass, whoami, ls -l); no hashes",
+    ),
     ("/etc/group", "group names for getgrgid (ls -l, id)"),
-    ("/etc/nsswitch.conf", "tells the C library where passwd, group and hosts lookups go"),
+    (
+        "/etc/nsswitch.conf",
+        "tells the C library where passwd, group and hosts lookups go",
+    ),
     ("/etc/host.conf", "resolver options read by the C library"),
     ("/etc/gai.conf", "address sorting rules for getaddrinfo"),
 ];

@@ -55,7 +55,7 @@ impl Faults {
         match faults.next() {
             None => Ok(value),
             Some(first) => Err(Failed {
-                first,
+                first: Box::new(first),
                 rest: faults.collect(),
             }),
         }
@@ -65,7 +65,7 @@ impl Faults {
 /// A failed build: at least one fault.
 #[derive(Debug)]
 pub(crate) struct Failed {
-    pub(crate) first: Fault,
+    pub(crate) first: Box<Fault>,
     pub(crate) rest: Vec<Fault>,
 }
 
@@ -73,7 +73,7 @@ impl Failed {
     /// The first fault as an error, prefixed with its file location when the file's text
     /// is known.
     pub(crate) fn into_error(self, file: Option<&(PathBuf, String)>) -> PolicyError {
-        let Fault { err, at } = self.first;
+        let Fault { err, at } = *self.first;
         match (at, file) {
             (Some(at), Some((path, text))) => {
                 let (line, column) = line_column(text, at.span.start);
@@ -91,6 +91,6 @@ impl Failed {
 
     /// Every fault, in the order found.
     pub(crate) fn all(self) -> impl Iterator<Item = Fault> {
-        std::iter::once(self.first).chain(self.rest)
+        std::iter::once(*self.first).chain(self.rest)
     }
 }

@@ -54,14 +54,32 @@ pub(crate) fn limits(faults: &mut Faults, raw: &RawLimits, flags: &Flags, strict
         timeout: duration("limits.timeout", "--timeout", &raw.timeout, &flags.timeout)
             .resolve(faults, strict, d.timeout),
         cpu: duration("limits.cpu", "--cpu", &raw.cpu, &flags.cpu).resolve(faults, strict, d.cpu),
-        memory: field("limits.memory", "--memory", &raw.memory, &flags.memory, parse_size)
-            .resolve(faults, strict, d.memory),
+        memory: field(
+            "limits.memory",
+            "--memory",
+            &raw.memory,
+            &flags.memory,
+            parse_size,
+        )
+        .resolve(faults, strict, d.memory),
         pids: field("limits.pids", "--pids", &raw.pids, &flags.pids, parse_count)
             .resolve(faults, strict, d.pids),
-        file_size: field("limits.file_size", "--file-size", &raw.file_size, &flags.file_size, parse_size)
-            .resolve(faults, strict, d.file_size),
-        open_files: field("limits.open_files", "--open-files", &raw.open_files, &flags.open_files, parse_count)
-            .resolve(faults, strict, d.open_files),
+        file_size: field(
+            "limits.file_size",
+            "--file-size",
+            &raw.file_size,
+            &flags.file_size,
+            parse_size,
+        )
+        .resolve(faults, strict, d.file_size),
+        open_files: field(
+            "limits.open_files",
+            "--open-files",
+            &raw.open_files,
+            &flags.open_files,
+            parse_count,
+        )
+        .resolve(faults, strict, d.open_files),
     }
 }
 

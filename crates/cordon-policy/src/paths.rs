@@ -92,7 +92,12 @@ pub(crate) fn rw_refusal(path: &Path, homes: &[(String, PathBuf)]) -> Option<RwR
         return Some(RwRefusal::Protected);
     }
     let top = top_level(path);
-    if let Some(top) = top.filter(|t| is_lib(t) || RW_REFUSED_BENEATH.iter().any(|r| t.as_path() == Path::new(r))) {
+    if let Some(top) = top.filter(|t| {
+        is_lib(t)
+            || RW_REFUSED_BENEATH
+                .iter()
+                .any(|r| t.as_path() == Path::new(r))
+    }) {
         return Some(RwRefusal::InsideSystem(top));
     }
     home_refusal(path, homes)
@@ -109,7 +114,9 @@ fn top_level(path: &Path) -> Option<PathBuf> {
 /// Whether a top-level directory is one of the `/lib*` family (lib, lib32, lib64, ...).
 fn is_lib(top: &Path) -> bool {
     top.parent() == Some(Path::new("/"))
-        && top.file_name().is_some_and(|n| n.as_bytes().starts_with(b"lib"))
+        && top
+            .file_name()
+            .is_some_and(|n| n.as_bytes().starts_with(b"lib"))
 }
 
 fn home_refusal(path: &Path, homes: &[(String, PathBuf)]) -> Option<RwRefusal> {

@@ -53,7 +53,8 @@ pub(crate) fn tenant(flag: &str, value: &str) -> Result<String, PolicyError> {
     let first_ok = bytes
         .next()
         .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
-    let rest_ok = bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    let rest_ok =
+        bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
     if first_ok && rest_ok && value.len() <= 63 {
         Ok(value.into())
     } else {

@@ -148,10 +148,8 @@ fn parse_scaled(
 /// Parses `digits[.digits]` into a mantissa and its number of decimal places.
 fn decimal(number: &str) -> Result<(u128, u32), ValueProblem> {
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    let well_formed = !whole.is_empty()
-        && !(number.contains('.') && fraction.is_empty())
-        && !fraction.contains('.');
-    if !well_formed {
+    let dangling_point = number.contains('.') && fraction.is_empty();
+    if whole.is_empty() || dangling_point || fraction.contains('.') {
         return Err(ValueProblem::NotANumber);
     }
     let decimals = u32::try_from(fraction.len()).unwrap_or(u32::MAX);

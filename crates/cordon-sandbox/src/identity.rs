@@ -11,11 +11,11 @@
 
 use crate::report::LayerReport;
 use cordon_policy::Policy;
+use rustix::fd::OwnedFd;
 use rustix::process::{Gid, Uid};
 use rustix::thread::{self, CapabilitySet, CapabilitySets};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, Write};
-use rustix::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -27,11 +27,22 @@ pub enum IdentityError {
     #[error("failed to use the tenant uid registry {path}: {source}")]
     Registry { path: PathBuf, source: io::Error },
     #[error("no free uid left for tenant {tenant} in {first}..={last}")]
-    RangeFull { tenant: String, first: u32, last: u32 },
+    RangeFull {
+        tenant: String,
+        first: u32,
+        last: u32,
+    },
     #[error("failed to hand {path} to uid {uid}: {source}")]
-    Chown { path: PathBuf, uid: u32, source: io::Error },
+    Chown {
+        path: PathBuf,
+        uid: u32,
+        source: io::Error,
+    },
     #[error("failed to {step}: {source}")]
-    Drop { step: &'static str, source: io::Error },
+    Drop {
+        step: &'static str,
+        source: io::Error,
+    },
     #[error("refusing to start the command: {0}")]
     Residual(String),
 }
@@ -190,9 +201,11 @@ fn give(fd: &OwnedFd, st: &rustix::fs::Stat, uid: u32, gid: u32) -> Result<(), r
 
 /// Switches to `uid`/`gid` with no supplementary groups and empties every capability set.
 pub fn drop_to(uid: u32, gid: u32) -> Result<(), IdentityError> {
-    let step = |step| move |e: rustix::io::Errno| IdentityError::Drop {
-        step,
-        source: e.into(),
+    let step = |step| {
+        move |e: rustix::io::Errno| IdentityError::Drop {
+            step,
+            source: e.into(),
+        }
     };
     clear_bounding_set()?;
     thread::set_thread_groups(&[]).map_err(step("drop supplementary groups"))?;
@@ -208,9 +221,11 @@ pub fn drop_to(uid: u32, gid: u32) -> Result<(), IdentityError> {
 /// Empties every capability set without changing ids (unprivileged callers, whose new
 /// user namespace granted a full set inside it).
 pub fn clear_capabilities() -> Result<(), IdentityError> {
-    let step = |step| move |e: rustix::io::Errno| IdentityError::Drop {
-        step,
-        source: e.into(),
+    let step = |step| {
+        move |e: rustix::io::Errno| IdentityError::Drop {
+            step,
+            source: e.into(),
+        }
     };
     clear_bounding_set()?;
     thread::clear_ambient_capability_set().map_err(step("clear the ambient capabilities"))?;

@@ -80,7 +80,12 @@ fn namespace_members(waiter: Pid) -> Vec<Pid> {
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| pid.to_string() != init)
-        .filter(|pid| fs::read_link(PathBuf::from(format!("/proc/{pid}/ns/pid"))).ok().as_ref() == Some(&ns))
+        .filter(|pid| {
+            fs::read_link(PathBuf::from(format!("/proc/{pid}/ns/pid")))
+                .ok()
+                .as_ref()
+                == Some(&ns)
+        })
         .filter_map(Pid::from_raw)
         .collect()
 }

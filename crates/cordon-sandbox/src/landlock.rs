@@ -48,8 +48,14 @@ pub fn kernel_abi() -> Result<i32, String> {
         return Ok(i32::try_from(v).unwrap_or(i32::MAX));
     }
     match std::io::Error::last_os_error().raw_os_error() {
-        Some(libc::EOPNOTSUPP) => Err("Landlock is built in but not enabled; hint: add landlock to the lsm= boot parameter".into()),
-        _ => Err("the kernel has no Landlock; hint: a kernel with CONFIG_SECURITY_LANDLOCK (5.13+)".into()),
+        Some(libc::EOPNOTSUPP) => Err(
+            "Landlock is built in but not enabled; hint: add landlock to the lsm= boot parameter"
+                .into(),
+        ),
+        _ => Err(
+            "the kernel has no Landlock; hint: a kernel with CONFIG_SECURITY_LANDLOCK (5.13+)"
+                .into(),
+        ),
     }
 }
 
@@ -109,7 +115,12 @@ pub fn prepare(plan: &Plan) -> Result<Prepared, LandlockError> {
         created = add(created, path, rw, abi)?;
     }
     if plan.proc {
-        created = add(created, Path::new("/proc"), AccessFs::ReadFile | AccessFs::ReadDir, abi)?;
+        created = add(
+            created,
+            Path::new("/proc"),
+            AccessFs::ReadFile | AccessFs::ReadDir,
+            abi,
+        )?;
     }
     if plan.private_root {
         // The private root holds only granted names, so listing it reveals nothing; the
@@ -182,15 +193,27 @@ pub fn restrict(prepared: Prepared) -> Result<Vec<LayerReport>, LandlockError> {
             "landlock",
             format!("{} (the kernel enforced only part of it)", prepared.summary),
         ),
-        RulesetStatus::NotEnforced => LayerReport::missing("landlock", "the kernel refused the ruleset"),
+        RulesetStatus::NotEnforced => {
+            LayerReport::missing("landlock", "the kernel refused the ruleset")
+        }
     };
     let applied = status.ruleset != RulesetStatus::NotEnforced;
     let scope = if prepared.abi >= 6 && applied {
-        LayerReport::enforced("landlock.scope", "abstract unix sockets and signals scoped to the run (ABI 6)")
+        LayerReport::enforced(
+            "landlock.scope",
+            "abstract unix sockets and signals scoped to the run (ABI 6)",
+        )
     } else {
-        LayerReport::missing("landlock.scope", format!("needs Landlock ABI 6, the kernel has {}", prepared.abi))
+        LayerReport::missing(
+            "landlock.scope",
+            format!("needs Landlock ABI 6, the kernel has {}", prepared.abi),
+        )
     };
-    Ok(vec![fs, net_report(prepared.deny_net, prepared.abi, applied), scope])
+    Ok(vec![
+        fs,
+        net_report(prepared.deny_net, prepared.abi, applied),
+        scope,
+    ])
 }
 
 fn net_report(deny: bool, abi: i32, applied: bool) -> LayerReport {
@@ -199,6 +222,9 @@ fn net_report(deny: bool, abi: i32, applied: bool) -> LayerReport {
     } else if abi >= 4 && applied {
         LayerReport::enforced("landlock.net", "TCP bind and connect denied (ABI 4)")
     } else {
-        LayerReport::missing("landlock.net", format!("needs Landlock ABI 4, the kernel has {abi}"))
+        LayerReport::missing(
+            "landlock.net",
+            format!("needs Landlock ABI 4, the kernel has {abi}"),
+        )
     }
 }

@@ -48,11 +48,7 @@ pub struct MountError {
 
 fn fail(step: &'static str, path: &Path) -> impl FnOnce(io::Error) -> MountError {
     let path = path.to_owned();
-    move |source| MountError {
-        step,
-        path,
-        source,
-    }
+    move |source| MountError { step, path, source }
 }
 
 /// What goes into the new root.
@@ -79,12 +75,21 @@ struct Entry {
 /// Builds the new root and pivots into it. Runs in the pid namespace's init, which then
 /// shares the result with the command it starts.
 pub fn build_root(plan: &RootPlan) -> Result<(), MountError> {
-    mount::mount_change("/", MountPropagationFlags::PRIVATE | MountPropagationFlags::REC)
-        .map_err(|e| fail("make private", Path::new("/"))(e.into()))?;
+    mount::mount_change(
+        "/",
+        MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
+    )
+    .map_err(|e| fail("make private", Path::new("/"))(e.into()))?;
     let entries = capture(plan)?;
     let base = Path::new(SCRATCH);
-    mount::mount("tmpfs", base, "tmpfs", MountFlags::NOSUID | MountFlags::NODEV, c"mode=0755,size=1m")
-        .map_err(|e| fail("mount the root tmpfs on", base)(e.into()))?;
+    mount::mount(
+        "tmpfs",
+        base,
+        "tmpfs",
+        MountFlags::NOSUID | MountFlags::NODEV,
+        c"mode=0755,size=1m",
+    )
+    .map_err(|e| fail("mount the root tmpfs on", base)(e.into()))?;
     for entry in &entries {
         place(base, entry)?;
     }
@@ -92,7 +97,8 @@ pub fn build_root(plan: &RootPlan) -> Result<(), MountError> {
     if plan.proc {
         let target = base.join("proc");
         mkdir(&target)?;
-        let flags = MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC | MountFlags::RDONLY;
+        let flags =
+            MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC | MountFlags::RDONLY;
         mount::mount("proc", &target, "proc", flags, None)
             .map_err(|e| fail("mount procfs on", &target)(e.into()))?;
     }
@@ -104,7 +110,11 @@ fn capture(plan: &RootPlan) -> Result<Vec<Entry>, MountError> {
     let mut grants: Vec<(&PathBuf, u64)> = Vec::new();
     let ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
     grants.extend(plan.ro.iter().map(|p| (p, ro)));
-    grants.extend(plan.rw.iter().map(|p| (p, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)));
+    grants.extend(
+        plan.rw
+            .iter()
+            .map(|p| (p, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)),
+    );
     grants.sort_by_key(|(p, _)| p.components().count());
     let mut entries = Vec::with_capacity(grants.len() + DEVICES.len());
     for (path, attrs) in grants {
@@ -131,7 +141,8 @@ fn clone_one(path: &Path, attrs: u64) -> Result<Entry, MountError> {
     let flags = OpenTreeFlags::OPEN_TREE_CLONE
         | OpenTreeFlags::OPEN_TREE_CLOEXEC
         | OpenTreeFlags::AT_RECURSIVE;
-    let fd = mount::open_tree(CWD, path, flags).map_err(|e| fail("clone the mount of", path)(e.into()))?;
+    let fd = mount::open_tree(CWD, path, flags)
+        .map_err(|e| fail("clone the mount of", path)(e.into()))?;
     set_attrs(&fd, attrs).map_err(fail("restrict the mount of", path))?;
     Ok(Entry {
         path: path.to_owned(),
@@ -199,8 +210,14 @@ fn place(base: &Path, entry: &Entry) -> Result<(), MountError> {
                     fs::File::create(&target).map_err(fail("create the mount point", &target))?;
                 }
             }
-            mount::move_mount(fd.as_fd(), c"", CWD, &target, MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH)
-                .map_err(|e| fail("attach the mount at", &target)(e.into()))
+            mount::move_mount(
+                fd.as_fd(),
+                c"",
+                CWD,
+                &target,
+                MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+            )
+            .map_err(|e| fail("attach the mount at", &target)(e.into()))
         }
     }
 }
@@ -220,8 +237,14 @@ fn make_dev(base: &Path, plan: &RootPlan) -> Result<(), MountError> {
     mkdir(&shm)?;
     let opts = std::ffi::CString::new(format!("mode=1777,size={}", plan.shm_bytes.max(1 << 20)))
         .unwrap_or_default();
-    mount::mount("tmpfs", &shm, "tmpfs", MountFlags::NOSUID | MountFlags::NODEV, opts.as_c_str())
-        .map_err(|e| fail("mount the private tmpfs on", &shm)(e.into()))?;
+    mount::mount(
+        "tmpfs",
+        &shm,
+        "tmpfs",
+        MountFlags::NOSUID | MountFlags::NODEV,
+        opts.as_c_str(),
+    )
+    .map_err(|e| fail("mount the private tmpfs on", &shm)(e.into()))?;
     if plan.proc {
         let links = [
             ("fd", "/proc/self/fd"),

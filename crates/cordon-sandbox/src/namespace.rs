@@ -138,7 +138,9 @@ pub fn loopback_up() -> Result<(), std::io::Error> {
         if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        // IFF_UP | IFF_RUNNING is 0x41: it fits the kernel's 16-bit flags field.
+        let up = libc::c_short::try_from(libc::IFF_UP | libc::IFF_RUNNING).unwrap_or(0x41);
+        req.ifr_ifru.ifru_flags |= up;
         if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) != 0 {
             return Err(std::io::Error::last_os_error());
         }

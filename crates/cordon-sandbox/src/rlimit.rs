@@ -32,7 +32,11 @@ use rustix::process::{getrlimit, getuid, setrlimit, Resource, Rlimit};
 #[non_exhaustive]
 pub enum RlimitError {
     #[error("failed to set {name} to {value}: {source}")]
-    Set { name: &'static str, value: u64, source: rustix::io::Errno },
+    Set {
+        name: &'static str,
+        value: u64,
+        source: rustix::io::Errno,
+    },
 }
 
 /// Sets the run's rlimits in the calling process and reports every layer the cgroup did
@@ -46,9 +50,24 @@ pub fn apply(
 ) -> Result<Vec<LayerReport>, RlimitError> {
     let mut reports = Vec::new();
     set(Resource::Core, "RLIMIT_CORE", 0)?;
-    reports.push(LayerReport::enforced("limit.core", "RLIMIT_CORE 0: no core dumps"));
-    reports.push(plain(limits.file_size, Resource::Fsize, "RLIMIT_FSIZE", "limit.file_size", "bytes")?);
-    reports.push(plain(limits.open_files, Resource::Nofile, "RLIMIT_NOFILE", "limit.open_files", "open files")?);
+    reports.push(LayerReport::enforced(
+        "limit.core",
+        "RLIMIT_CORE 0: no core dumps",
+    ));
+    reports.push(plain(
+        limits.file_size,
+        Resource::Fsize,
+        "RLIMIT_FSIZE",
+        "limit.file_size",
+        "bytes",
+    )?);
+    reports.push(plain(
+        limits.open_files,
+        Resource::Nofile,
+        "RLIMIT_NOFILE",
+        "limit.open_files",
+        "open files",
+    )?);
     let cpu = cpu(limits)?;
     if !have_cgroup_memory && !have_cgroup_pids {
         reports.push(cpu);
@@ -94,8 +113,16 @@ fn memory(want: Option<u64>) -> Result<LayerReport, RlimitError> {
         return Ok(LayerReport::off("limit.memory", "no memory limit set"));
     };
     let got = set(Resource::As, "RLIMIT_AS", want)?;
-    let why = "per process address space via RLIMIT_AS, not the whole run: no memory cgroup available";
-    Ok(report("limit.memory", "RLIMIT_AS", want, got, "bytes", Some(why)))
+    let why =
+        "per process address space via RLIMIT_AS, not the whole run: no memory cgroup available";
+    Ok(report(
+        "limit.memory",
+        "RLIMIT_AS",
+        want,
+        got,
+        "bytes",
+        Some(why),
+    ))
 }
 
 /// `RLIMIT_NPROC` standing in for a pids cgroup.
@@ -112,14 +139,30 @@ fn pids(want: Option<u64>, dedicated: bool) -> Result<LayerReport, RlimitError> 
     if getuid().is_root() {
         return Ok(LayerReport::missing("limit.pids", why));
     }
-    Ok(report("limit.pids", "RLIMIT_NPROC", want, got, "processes", Some(why)))
+    Ok(report(
+        "limit.pids",
+        "RLIMIT_NPROC",
+        want,
+        got,
+        "processes",
+        Some(why),
+    ))
 }
 
 /// Enforced when the rlimit is the whole mechanism and was not clamped; partial otherwise.
-fn report(layer: &str, name: &str, want: u64, got: u64, unit: &str, weaker: Option<&str>) -> LayerReport {
+fn report(
+    layer: &str,
+    name: &str,
+    want: u64,
+    got: u64,
+    unit: &str,
+    weaker: Option<&str>,
+) -> LayerReport {
     let mut detail = format!("{name} {got} {unit}");
     if got < want {
-        detail.push_str(&format!(" (asked {want}: clamped to the existing hard limit)"));
+        detail.push_str(&format!(
+            " (asked {want}: clamped to the existing hard limit)"
+        ));
     }
     match weaker {
         Some(why) => LayerReport::partial(layer, format!("{detail}; {why}")),
@@ -132,7 +175,14 @@ fn report(layer: &str, name: &str, want: u64, got: u64, unit: &str, weaker: Opti
 fn set(resource: Resource, name: &'static str, want: u64) -> Result<u64, RlimitError> {
     let hard = getrlimit(resource).maximum;
     let value = hard.map_or(want, |h| want.min(h));
-    let limit = Rlimit { current: Some(value), maximum: Some(value) };
-    setrlimit(resource, limit).map_err(|source| RlimitError::Set { name, value, source })?;
+    let limit = Rlimit {
+        current: Some(value),
+        maximum: Some(value),
+    };
+    setrlimit(resource, limit).map_err(|source| RlimitError::Set {
+        name,
+        value,
+        source,
+    })?;
     Ok(value)
 }

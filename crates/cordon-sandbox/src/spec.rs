@@ -53,7 +53,11 @@ pub enum Message {
     /// Every layer is in place; the command is about to be executed.
     Ready { report: Report },
     /// Setup failed at `step`; the command was not started.
-    SetupFailed { step: String, error: String, report: Report },
+    SetupFailed {
+        step: String,
+        error: String,
+        report: Report,
+    },
     /// Strict mode refused to start because a layer is not fully enforced.
     Refused { report: Report },
     /// `execve` itself failed (not found, not executable).

@@ -59,7 +59,11 @@ pub fn main() -> ! {
     };
     // Anything inherited beyond stdio and the status pipe is the caller's, not ours.
     if let Err(e) = fds::close_from(5) {
-        fail(&mut out, at("close inherited descriptors")(e), spec.pre_report.clone());
+        fail(
+            &mut out,
+            at("close inherited descriptors")(e),
+            spec.pre_report.clone(),
+        );
     }
     if spec.policy.mode == Mode::Off {
         exec_command(&mut out, &spec, spec.pre_report.clone());
@@ -113,7 +117,12 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
         std::fs::write(procs, b"0").map_err(at("join the run's cgroup"))?;
     }
 
-    let (ns, reports) = namespace::enter(root, policy.net == Net::Deny, getuid().as_raw(), getgid().as_raw());
+    let (ns, reports) = namespace::enter(
+        root,
+        policy.net == Net::Deny,
+        getuid().as_raw(),
+        getgid().as_raw(),
+    );
     report.layers.extend(reports);
     if ns.pid {
         become_init_parent(out)?;
@@ -154,8 +163,13 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
     })
     .map_err(at("prepare the Landlock ruleset"))?;
     let dedicated_uid = root && policy.tenant.is_some();
-    let limits = rlimit::apply(&policy.limits, spec.cgroup_memory, spec.cgroup_pids, dedicated_uid)
-        .map_err(at("set resource limits"))?;
+    let limits = rlimit::apply(
+        &policy.limits,
+        spec.cgroup_memory,
+        spec.cgroup_pids,
+        dedicated_uid,
+    )
+    .map_err(at("set resource limits"))?;
     report.layers.extend(limits);
     match spec.run_ids {
         Some((uid, gid)) if root => identity::drop_to(uid, gid).map_err(at("drop privileges"))?,
@@ -164,19 +178,30 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
     session::die_with_parent(parent).map_err(at("set the parent-death signal"))?;
     report.push(session::new_session().map_err(at("start a new session"))?);
     rustix::thread::set_no_new_privs(true).map_err(at("set no_new_privs"))?;
-    report.push(LayerReport::enforced("no_new_privs", "setuid and file capabilities grant nothing"));
-    report.layers.extend(landlock::restrict(prepared).map_err(at("enforce Landlock"))?);
+    report.push(LayerReport::enforced(
+        "no_new_privs",
+        "setuid and file capabilities grant nothing",
+    ));
+    report
+        .layers
+        .extend(landlock::restrict(prepared).map_err(at("enforce Landlock"))?);
     // Without a private root, the only way to keep host unix sockets out of reach on a
     // Landlock below ABI 9 is to refuse creating AF_UNIX sockets at all.
     let unix_fallback = !ns.mount && landlock::kernel_abi().unwrap_or(0) < 9;
     report.push(unix_report(ns.mount, unix_fallback));
-    let filter = seccomp::install(policy.net == Net::Deny, unix_fallback).map_err(at("install seccomp"))?;
+    let filter =
+        seccomp::install(policy.net == Net::Deny, unix_fallback).map_err(at("install seccomp"))?;
     report.push(filter);
     let expected = spec.run_ids.filter(|_| root).map(|(uid, _)| uid);
     report.push(identity::verify(expected).map_err(at("verify the identity"))?);
     report.push(fds::cloexec_above_stdio().map_err(at("close inherited descriptors"))?);
     if policy.mode == Mode::Strict && !report.is_complete() {
-        send(out, &Message::Refused { report: report.clone() });
+        send(
+            out,
+            &Message::Refused {
+                report: report.clone(),
+            },
+        );
         std::process::exit(EXIT_SETUP);
     }
     Ok(())
@@ -184,30 +209,53 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
 
 fn mount_reports(mount: bool, proc: bool) -> Vec<LayerReport> {
     let proc_report = if proc {
-        LayerReport::enforced("proc", "private read-only procfs of the run's pid namespace")
+        LayerReport::enforced(
+            "proc",
+            "private read-only procfs of the run's pid namespace",
+        )
     } else {
-        LayerReport::off("proc", "not granted: the run has no pid and mount namespace of its own")
+        LayerReport::off(
+            "proc",
+            "not granted: the run has no pid and mount namespace of its own",
+        )
     };
     let shm = if mount {
-        LayerReport::enforced("dev_shm", "private tmpfs; the host's /dev/shm and /dev/mqueue are absent")
+        LayerReport::enforced(
+            "dev_shm",
+            "private tmpfs; the host's /dev/shm and /dev/mqueue are absent",
+        )
     } else {
-        LayerReport::missing("dev_shm", "no mount namespace: /dev/shm is not available to the run")
+        LayerReport::missing(
+            "dev_shm",
+            "no mount namespace: /dev/shm is not available to the run",
+        )
     };
     vec![proc_report, shm]
 }
 
 fn unix_report(private_root: bool, seccomp_fallback: bool) -> LayerReport {
     if private_root {
-        LayerReport::enforced("unix_sockets", "private root holds only granted paths; abstract names scoped by Landlock")
+        LayerReport::enforced(
+            "unix_sockets",
+            "private root holds only granted paths; abstract names scoped by Landlock",
+        )
     } else if seccomp_fallback {
         LayerReport::partial("unix_sockets", "no private root: seccomp refuses AF_UNIX socket() (socketpair still works), which also breaks programs that use unix sockets inside the run")
     } else {
-        LayerReport::enforced("unix_sockets", "Landlock ABI 9 checks connect() to pathname sockets; abstract names scoped")
+        LayerReport::enforced(
+            "unix_sockets",
+            "Landlock ABI 9 checks connect() to pathname sockets; abstract names scoped",
+        )
     }
 }
 
 fn enter_cwd(spec: &RunSpec) {
-    let fallback = spec.policy.rw.first().map(|p| p.as_path()).unwrap_or(Path::new("/"));
+    let fallback = spec
+        .policy
+        .rw
+        .first()
+        .map(|p| p.as_path())
+        .unwrap_or(Path::new("/"));
     if std::env::set_current_dir(&spec.cwd).is_err() {
         let _ = std::env::set_current_dir(fallback);
     }
@@ -231,11 +279,16 @@ fn become_init_parent(out: &mut std::fs::File) -> Result<(), Failure> {
         std::process::exit(code);
     }
     session::die_with_parent(None).map_err(at("set the parent-death signal"))?;
-    let mut fds = [rustix::event::PollFd::new(&waiter, rustix::event::PollFlags::IN)];
+    let mut fds = [rustix::event::PollFd::new(
+        &waiter,
+        rustix::event::PollFlags::IN,
+    )];
     let gone = rustix::event::poll(&mut fds, Some(&rustix::event::Timespec::default()))
         .map_err(at("check that the waiter is alive"))?;
     if gone > 0 {
-        return Err(at("start the pid namespace")("the waiter exited before the run started"));
+        return Err(at("start the pid namespace")(
+            "the waiter exited before the run started",
+        ));
     }
     Ok(())
 }
@@ -298,7 +351,11 @@ fn exec_command(out: &mut std::fs::File, spec: &RunSpec, report: Report) -> ! {
     session::restore_termination();
     send(out, &Message::Ready { report });
     let Some(argv0) = spec.argv.first() else {
-        fail(out, at("start the command")("empty command"), Report::default());
+        fail(
+            out,
+            at("start the command")("empty command"),
+            Report::default(),
+        );
     };
     let cstr = |s: &[u8]| CString::new(s).unwrap_or_default();
     let argv: Vec<CString> = spec.argv.iter().map(|a| cstr(a.as_bytes())).collect();
@@ -307,7 +364,12 @@ fn exec_command(out: &mut std::fs::File, spec: &RunSpec, report: Report) -> ! {
         .iter()
         .map(|(k, v)| cstr(format!("{k}={v}").as_bytes()))
         .collect();
-    let path = spec.env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_str()).unwrap_or("");
+    let path = spec
+        .env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("");
     let candidates: Vec<CString> = if argv0.contains('/') {
         vec![cstr(argv0.as_bytes())]
     } else {
@@ -331,6 +393,16 @@ fn exec_command(out: &mut std::fs::File, spec: &RunSpec, report: Report) -> ! {
         }
     }
     let errno = denied.unwrap_or(libc::ENOENT);
-    send(out, &Message::ExecFailed { path: argv0.clone(), errno });
-    std::process::exit(if denied.is_some() { EXIT_NOT_EXECUTABLE } else { EXIT_NOT_FOUND })
+    send(
+        out,
+        &Message::ExecFailed {
+            path: argv0.clone(),
+            errno,
+        },
+    );
+    std::process::exit(if denied.is_some() {
+        EXIT_NOT_EXECUTABLE
+    } else {
+        EXIT_NOT_FOUND
+    })
 }

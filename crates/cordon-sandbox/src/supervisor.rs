@@ -11,12 +11,12 @@ use crate::record::{KillReason, RunRecord, RunStatus, SetupError, Usage};
 use crate::report::{Level, Report};
 use crate::spec::{ExitState, Message, RunSpec, SPEC_FD, STATUS_FD};
 use crate::stage2::{decode, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, EXIT_SETUP};
+use cordon_policy::Mode;
 use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use rustix::process::Pid;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use cordon_policy::Mode;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
@@ -112,10 +112,13 @@ pub fn run(
             state.handle.kill();
             state.term_deadline = None;
         }
-        let wake = [deadline.filter(|_| state.kill.is_none()), state.term_deadline]
-            .into_iter()
-            .flatten()
-            .min();
+        let wake = [
+            deadline.filter(|_| state.kill.is_none()),
+            state.term_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let mut timeout = wake.map(|w| w.saturating_duration_since(now));
         if limits.cpu.is_some() && watch.cgroup.is_some() {
             timeout = Some(timeout.map_or(CPU_POLL, |t| t.min(CPU_POLL)));
@@ -202,7 +205,9 @@ impl Follow<'_> {
 
     fn read_status(&mut self, on_ready: &mut impl FnMut(&Report)) {
         use std::io::Read;
-        let Some(f) = self.status.as_mut() else { return };
+        let Some(f) = self.status.as_mut() else {
+            return;
+        };
         let mut chunk = [0u8; 8192];
         match f.read(&mut chunk) {
             Ok(0) | Err(_) => self.status = None,
@@ -231,12 +236,18 @@ impl Follow<'_> {
     }
 }
 
-fn apply_kill_reason(record: &mut RunRecord, decided: Option<KillReason>, cgroup: Option<&RunCgroup>) {
+fn apply_kill_reason(
+    record: &mut RunRecord,
+    decided: Option<KillReason>,
+    cgroup: Option<&RunCgroup>,
+) {
     let usage = cgroup.map(|cg| cg.usage());
     let by_kernel = match record.signal {
         Some(libc::SIGXCPU) => Some(KillReason::Cpu),
         Some(libc::SIGXFSZ) => Some(KillReason::FileSize),
-        Some(libc::SIGKILL) if usage.as_ref().is_some_and(|u| u.oom_kills > 0) => Some(KillReason::Memory),
+        Some(libc::SIGKILL) if usage.as_ref().is_some_and(|u| u.oom_kills > 0) => {
+            Some(KillReason::Memory)
+        }
         _ => None,
     };
     if let Some(u) = &usage {
@@ -329,7 +340,11 @@ fn take(seen: &mut Seen, msg: Message, on_ready: &mut impl FnMut(&Report)) {
             on_ready(&report);
             seen.report = Some(report);
         }
-        Message::SetupFailed { step, error, report } => {
+        Message::SetupFailed {
+            step,
+            error,
+            report,
+        } => {
             seen.setup = Some(SetupError { step, error });
             seen.report = Some(report);
         }
@@ -356,7 +371,9 @@ fn finish(
         (RunStatus::SetupFailed, EXIT_SETUP, None)
     } else if seen.exec_failed.is_some() {
         match state {
-            ExitState::Code(EXIT_NOT_EXECUTABLE) => (RunStatus::NotExecutable, EXIT_NOT_EXECUTABLE, None),
+            ExitState::Code(EXIT_NOT_EXECUTABLE) => {
+                (RunStatus::NotExecutable, EXIT_NOT_EXECUTABLE, None)
+            }
             _ => (RunStatus::NotFound, EXIT_NOT_FOUND, None),
         }
     } else {

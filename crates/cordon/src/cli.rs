@@ -23,7 +23,7 @@ pub struct Cli {
 pub enum Command {
     /// Run one command confined.
     #[command(after_help = EXIT_CODES)]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show what this host can enforce, and how to get more.
     Doctor(DoctorArgs),
     /// Work with policy files.

@@ -14,13 +14,15 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    if std::env::args_os().nth(1).as_deref() == Some(cordon_sandbox::supervisor::STAGE2_ARG.as_ref()) {
+    if std::env::args_os().nth(1).as_deref()
+        == Some(cordon_sandbox::supervisor::STAGE2_ARG.as_ref())
+    {
         cordon_sandbox::stage2::main();
     }
     init_logging();
     let cli = cli::Cli::parse();
     let code = match cli.command {
-        cli::Command::Run(args) => run::run(args),
+        cli::Command::Run(args) => run::run(*args),
         cli::Command::Doctor(args) => doctor::doctor(args),
         cli::Command::Policy(cli::PolicyCommand::Check(args)) => run::policy_check(args),
     };

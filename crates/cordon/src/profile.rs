@@ -12,7 +12,10 @@ pub const SYSTEM_DIR: &str = "/etc/cordon/profiles";
 
 /// Profiles compiled into the binary: (name, TOML text).
 const BUILT_IN: &[(&str, &str)] = &[
-    ("energyplus", include_str!("../../../profiles/energyplus.toml")),
+    (
+        "energyplus",
+        include_str!("../../../profiles/energyplus.toml"),
+    ),
     ("python", include_str!("../../../profiles/python.toml")),
 ];
 
@@ -21,7 +24,9 @@ const BUILT_IN: &[(&str, &str)] = &[
 pub fn resolve(name: &str) -> Result<(PathBuf, Option<tempfile::TempDir>), String> {
     let valid = !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid {
         return Err(format!(
             "invalid profile name {name:?}: use letters, digits, '-' and '_' only"

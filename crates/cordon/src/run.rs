@@ -2,12 +2,12 @@
 
 use crate::cli::{CheckArgs, RunArgs};
 use cordon_policy::{Flags, Mode, Net, Policy};
+use cordon_sandbox::cgroup::{self, RunCgroup};
 use cordon_sandbox::record::{RunRecord, RunStatus};
 use cordon_sandbox::report::{LayerReport, Report};
 use cordon_sandbox::spec::RunSpec;
 use cordon_sandbox::stage2::EXIT_SETUP;
 use cordon_sandbox::{env, identity, supervisor};
-use cordon_sandbox::cgroup::{self, RunCgroup};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
@@ -111,7 +111,8 @@ fn println_record(line: &str) {
 }
 
 fn load_policy(args: RunArgs) -> Result<Policy, String> {
-    let cwd = std::env::current_dir().map_err(|e| format!("failed to read the current directory: {e}"))?;
+    let cwd = std::env::current_dir()
+        .map_err(|e| format!("failed to read the current directory: {e}"))?;
     let (policy_path, _staged) = match (&args.policy, &args.profile) {
         (Some(path), _) => (Some(path.clone()), None),
         (None, Some(name)) => {
@@ -128,8 +129,18 @@ fn load_policy(args: RunArgs) -> Result<Policy, String> {
         None => None,
     };
     let flags = Flags {
-        mode: args.mode.as_deref().map(Mode::from_str).transpose().map_err(|e| e.to_string())?,
-        net: args.net.as_deref().map(Net::from_str).transpose().map_err(|e| e.to_string())?,
+        mode: args
+            .mode
+            .as_deref()
+            .map(Mode::from_str)
+            .transpose()
+            .map_err(|e| e.to_string())?,
+        net: args
+            .net
+            .as_deref()
+            .map(Net::from_str)
+            .transpose()
+            .map_err(|e| e.to_string())?,
         ro: args.ro,
         rw: args.rw,
         env: args.env,
@@ -148,9 +159,13 @@ fn load_policy(args: RunArgs) -> Result<Policy, String> {
 fn prepare(policy: Policy, argv: Vec<String>) -> Result<(RunSpec, Option<RunCgroup>), String> {
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
     let mut pre = Report::default();
-    let caller_env = std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+    let caller_env = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
     let env = if policy.mode == Mode::Off {
-        pre.push(LayerReport::off("env", "mode off: the caller's environment passes"));
+        pre.push(LayerReport::off(
+            "env",
+            "mode off: the caller's environment passes",
+        ));
         caller_env.collect()
     } else {
         let (env, report) = env::build(&policy, caller_env);
@@ -251,7 +266,10 @@ fn explain(record: &RunRecord) {
         RunStatus::NotFound => eprintln!("cordon: command not found: {cmd}"),
         RunStatus::NotExecutable => eprintln!("cordon: command not executable: {cmd}"),
         RunStatus::TimedOut | RunStatus::Killed => {
-            let why = record.kill_reason.map(|r| format!("{r:?}").to_lowercase()).unwrap_or_default();
+            let why = record
+                .kill_reason
+                .map(|r| format!("{r:?}").to_lowercase())
+                .unwrap_or_default();
             eprintln!("cordon: run killed: {why} limit");
         }
         RunStatus::Exited | RunStatus::Signaled => {}
@@ -272,7 +290,6 @@ pub fn policy_check(args: CheckArgs) -> i32 {
         }
     }
 }
-
 
 /// The enforcement report a default run of `/bin/true` gets on this host.
 pub fn probe_report() -> Result<Report, String> {

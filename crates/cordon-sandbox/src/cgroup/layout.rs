@@ -32,7 +32,10 @@ pub enum Layout {
     V2(Hierarchy),
     /// v1 hierarchies carry the controllers; the v2 tree (`/sys/fs/cgroup/unified`)
     /// carries none of them but can still list and kill a whole run.
-    Hybrid { v1: Vec<Hierarchy>, unified: Hierarchy },
+    Hybrid {
+        v1: Vec<Hierarchy>,
+        unified: Hierarchy,
+    },
     /// v1 hierarchies only.
     V1(Vec<Hierarchy>),
     /// No usable hierarchy is mounted; the text says why.
@@ -147,7 +150,12 @@ impl<'a> Mount<'a> {
             .and_then(|p| Path::new(p).strip_prefix(&self.root).ok())
             .filter(|rel| !rel.as_os_str().is_empty())
             .map_or_else(|| self.point.clone(), |rel| self.point.join(rel));
-        Hierarchy { mount: self.point.clone(), own, controllers: Vec::new(), kill: false }
+        Hierarchy {
+            mount: self.point.clone(),
+            own,
+            controllers: Vec::new(),
+            kill: false,
+        }
     }
 }
 
@@ -157,7 +165,10 @@ fn unescape(field: &str) -> String {
     let mut rest = field;
     while let Some(i) = rest.find('\\') {
         out.push_str(&rest[..i]);
-        match rest.get(i + 1..i + 4).and_then(|o| u8::from_str_radix(o, 8).ok()) {
+        match rest
+            .get(i + 1..i + 4)
+            .and_then(|o| u8::from_str_radix(o, 8).ok())
+        {
             Some(c) => {
                 out.push(char::from(c));
                 rest = &rest[i + 4..];
@@ -174,7 +185,13 @@ fn unescape(field: &str) -> String {
 
 impl fmt::Display for Layout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kill = |h: &Hierarchy| if h.kill { " (cgroup.kill)" } else { " (no cgroup.kill)" };
+        let kill = |h: &Hierarchy| {
+            if h.kill {
+                " (cgroup.kill)"
+            } else {
+                " (no cgroup.kill)"
+            }
+        };
         match self {
             Layout::V2(h) if h.controllers.is_empty() => {
                 write!(f, "v2 at {}: no controllers{}", h.mount.display(), kill(h))
@@ -199,7 +216,11 @@ impl fmt::Display for Layout {
 /// The wanted v1 controllers present, in cordon's order of use.
 fn v1_names(v1: &[Hierarchy]) -> String {
     let present = |c: &str| v1.iter().any(|h| h.controllers.iter().any(|x| x == c));
-    V1_WANTED.into_iter().filter(|c| present(c)).collect::<Vec<_>>().join(", ")
+    V1_WANTED
+        .into_iter()
+        .filter(|c| present(c))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -227,30 +248,51 @@ mod tests {
     const V2_SELF: &str = "0::/user.slice/user-1000.slice/session-2.scope\n";
 
     fn hier(layout: &Layout, controller: &str) -> Hierarchy {
-        let Layout::Hybrid { v1, .. } = layout else { panic!("not hybrid: {layout:?}") };
-        let found = v1.iter().find(|h| h.controllers.iter().any(|c| c == controller));
+        let Layout::Hybrid { v1, .. } = layout else {
+            panic!("not hybrid: {layout:?}")
+        };
+        let found = v1
+            .iter()
+            .find(|h| h.controllers.iter().any(|c| c == controller));
         found.cloned().unwrap()
     }
 
     #[test]
     fn hybrid_host_uses_v1_controllers_and_the_unified_tree() {
         let layout = detect_from(HYBRID, HYBRID_SELF);
-        let Layout::Hybrid { v1, unified } = &layout else { panic!("{layout:?}") };
-        assert_eq!(v1.len(), 3, "cpu, cpuset and name=systemd are not used: {v1:?}");
+        let Layout::Hybrid { v1, unified } = &layout else {
+            panic!("{layout:?}")
+        };
+        assert_eq!(
+            v1.len(),
+            3,
+            "cpu, cpuset and name=systemd are not used: {v1:?}"
+        );
         assert_eq!(unified.mount, Path::new("/sys/fs/cgroup/unified"));
         assert_eq!(unified.own, Path::new("/sys/fs/cgroup/unified"));
         let memory = hier(&layout, "memory");
         assert_eq!(memory.own, Path::new("/sys/fs/cgroup/memory/api/run7"));
-        assert_eq!(hier(&layout, "pids").mount, Path::new("/sys/fs/cgroup/pids"));
-        assert_eq!(hier(&layout, "cpuacct").own, Path::new("/sys/fs/cgroup/cpuacct"));
+        assert_eq!(
+            hier(&layout, "pids").mount,
+            Path::new("/sys/fs/cgroup/pids")
+        );
+        assert_eq!(
+            hier(&layout, "cpuacct").own,
+            Path::new("/sys/fs/cgroup/cpuacct")
+        );
         let text = layout.to_string();
-        assert!(text.starts_with("hybrid: v1 memory, pids, cpuacct; v2 unified tree"), "{text}");
+        assert!(
+            text.starts_with("hybrid: v1 memory, pids, cpuacct; v2 unified tree"),
+            "{text}"
+        );
     }
 
     #[test]
     fn pure_v2_host_maps_own_cgroup_under_the_mount() {
         let layout = detect_from(V2, V2_SELF);
-        let Layout::V2(h) = &layout else { panic!("{layout:?}") };
+        let Layout::V2(h) = &layout else {
+            panic!("{layout:?}")
+        };
         assert_eq!(h.mount, Path::new("/sys/fs/cgroup"));
         let own = "/sys/fs/cgroup/user.slice/user-1000.slice/session-2.scope";
         assert_eq!(h.own, Path::new(own));
@@ -271,7 +313,9 @@ mod tests {
 41 31 0:38 / /mnt/my\\040cgroups rw - cgroup cgroup rw,memory
 ";
         let layout = detect_from(info, "3:cpu,cpuacct:/a\n2:memory:/b\n");
-        let Layout::V1(v1) = &layout else { panic!("{layout:?}") };
+        let Layout::V1(v1) = &layout else {
+            panic!("{layout:?}")
+        };
         assert_eq!(v1[0].own, Path::new("/sys/fs/cgroup/cpu,cpuacct/a"));
         assert_eq!(v1[0].controllers, ["cpu", "cpuacct"]);
         assert_eq!(v1[1].own, Path::new("/mnt/my cgroups/b"));
@@ -281,9 +325,13 @@ mod tests {
     #[test]
     fn own_cgroup_outside_a_namespaced_mount_maps_to_the_mount() {
         let info = "50 1 0:40 /kube/pod1 /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
-        let Layout::V2(h) = detect_from(info, "0::/kube/pod1/app\n") else { panic!() };
+        let Layout::V2(h) = detect_from(info, "0::/kube/pod1/app\n") else {
+            panic!()
+        };
         assert_eq!(h.own, Path::new("/sys/fs/cgroup/app"));
-        let Layout::V2(h) = detect_from(info, "0::/elsewhere\n") else { panic!() };
+        let Layout::V2(h) = detect_from(info, "0::/elsewhere\n") else {
+            panic!()
+        };
         assert_eq!(h.own, Path::new("/sys/fs/cgroup"));
     }
 
@@ -295,7 +343,13 @@ mod tests {
         };
         assert_eq!(unified.mount, Path::new("/sys/fs/cgroup/unified"));
         assert!(unified.kill, "kernel 6.18 has cgroup.kill");
-        assert_eq!(hier(&layout, "memory").mount, Path::new("/sys/fs/cgroup/memory"));
-        assert_eq!(hier(&layout, "pids").mount, Path::new("/sys/fs/cgroup/pids"));
+        assert_eq!(
+            hier(&layout, "memory").mount,
+            Path::new("/sys/fs/cgroup/memory")
+        );
+        assert_eq!(
+            hier(&layout, "pids").mount,
+            Path::new("/sys/fs/cgroup/pids")
+        );
     }
 }

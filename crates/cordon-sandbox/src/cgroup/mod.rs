@@ -66,7 +66,11 @@ pub enum CgroupError {
     #[error("failed to create cgroup {path}: {source}")]
     Create { path: PathBuf, source: io::Error },
     #[error("failed to write {file} at {path}: {source}")]
-    Write { file: String, path: PathBuf, source: io::Error },
+    Write {
+        file: String,
+        path: PathBuf,
+        source: io::Error,
+    },
     #[error("failed to kill the processes of {path}: {left} still listed after repeated SIGKILL")]
     Kill { path: PathBuf, left: usize },
     #[error("failed to remove cgroup {path}: {source}")]
@@ -125,12 +129,30 @@ impl RunCgroup {
         let mut reports = Vec::new();
         let mut unusable = Vec::new();
         match layout {
-            Layout::V2(h) => v2::setup(&mut cg, h, true, run_name, limits, &mut reports, &mut unusable)?,
+            Layout::V2(h) => v2::setup(
+                &mut cg,
+                h,
+                true,
+                run_name,
+                limits,
+                &mut reports,
+                &mut unusable,
+            )?,
             Layout::Hybrid { v1, unified } => {
-                v2::setup(&mut cg, unified, false, run_name, limits, &mut reports, &mut unusable)?;
+                v2::setup(
+                    &mut cg,
+                    unified,
+                    false,
+                    run_name,
+                    limits,
+                    &mut reports,
+                    &mut unusable,
+                )?;
                 v1::setup(&mut cg, v1, run_name, limits, &mut reports, &mut unusable)?;
             }
-            Layout::V1(v1) => v1::setup(&mut cg, v1, run_name, limits, &mut reports, &mut unusable)?,
+            Layout::V1(v1) => {
+                v1::setup(&mut cg, v1, run_name, limits, &mut reports, &mut unusable)?
+            }
             Layout::None(why) => unusable.push(why.clone()),
         }
         if cg.dirs.is_empty() {
@@ -144,12 +166,17 @@ impl RunCgroup {
 
     /// Every `cgroup.procs` the helper writes `0` to; the first lists the whole run.
     pub fn procs_files(&self) -> Vec<PathBuf> {
-        self.dirs.iter().map(|d| d.path.join("cgroup.procs")).collect()
+        self.dirs
+            .iter()
+            .map(|d| d.path.join("cgroup.procs"))
+            .collect()
     }
 
     /// Moves `pid` (a whole process) into every cgroup of the run.
     pub fn join(&self, pid: u32) -> Result<(), CgroupError> {
-        self.dirs.iter().try_for_each(|d| write(&d.path, "cgroup.procs", &pid.to_string()))
+        self.dirs
+            .iter()
+            .try_for_each(|d| write(&d.path, "cgroup.procs", &pid.to_string()))
     }
 
     /// A memory controller of this cgroup covers the run: it enforces the memory limit,
@@ -164,8 +191,14 @@ impl RunCgroup {
     }
 
     fn kill_report(&self) -> LayerReport {
-        match self.dirs.iter().find(|d| d.v2 && d.path.join("cgroup.kill").exists()) {
-            Some(d) => LayerReport::enforced("kill", format!("cgroup.kill at {}", d.path.display())),
+        match self
+            .dirs
+            .iter()
+            .find(|d| d.v2 && d.path.join("cgroup.kill").exists())
+        {
+            Some(d) => {
+                LayerReport::enforced("kill", format!("cgroup.kill at {}", d.path.display()))
+            }
             None => LayerReport::enforced(
                 "kill",
                 format!(
@@ -181,8 +214,14 @@ impl RunCgroup {
             return None; // rlimit::apply reports limit.cpu
         }
         let file = self.dirs.iter().find_map(|d| {
-            let f = if d.v2 { d.path.join("cpu.stat") } else { d.path.join("cpuacct.usage") };
-            (d.v2 || d.has("cpuacct")).then_some(f).filter(|f| f.exists())
+            let f = if d.v2 {
+                d.path.join("cpu.stat")
+            } else {
+                d.path.join("cpuacct.usage")
+            };
+            (d.v2 || d.has("cpuacct"))
+                .then_some(f)
+                .filter(|f| f.exists())
         });
         Some(match (limits.cpu, file) {
             (None, _) => LayerReport::off("limit.cpu", "no CPU time limit set"),
@@ -215,7 +254,10 @@ fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
 fn make_dir(path: &Path, shared: bool) -> Result<(), CgroupError> {
     match std::fs::create_dir(path) {
         Err(e) if shared && e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
-        r => r.map_err(|source| CgroupError::Create { path: path.to_owned(), source }),
+        r => r.map_err(|source| CgroupError::Create {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 
@@ -237,18 +279,30 @@ fn delegation_root(h: &Hierarchy, writable: impl Fn(&Path) -> bool) -> Option<Pa
 /// The caller may create cgroups under `dir` and move processes through it.
 fn writable(dir: &Path) -> bool {
     use rustix::fs::{access, Access};
-    access(dir, Access::WRITE_OK).is_ok() && access(&dir.join("cgroup.procs"), Access::WRITE_OK).is_ok()
+    access(dir, Access::WRITE_OK).is_ok()
+        && access(dir.join("cgroup.procs"), Access::WRITE_OK).is_ok()
 }
 
 /// The `limit.memory` report for a memory controller at `dir`.
-fn memory_report(mechanism: &str, dir: &Path, bytes: Option<u64>, swap: Result<(), &str>) -> LayerReport {
+fn memory_report(
+    mechanism: &str,
+    dir: &Path,
+    bytes: Option<u64>,
+    swap: Result<(), &str>,
+) -> LayerReport {
     let at = format!("{mechanism} at {}", dir.display());
     match (bytes, swap) {
-        (None, _) => LayerReport::off("limit.memory", format!("no memory limit set (accounted by the {at})")),
-        (Some(b), Ok(())) => LayerReport::enforced("limit.memory", format!("{at}: {b} bytes, swap 0")),
-        (Some(b), Err(why)) => {
-            LayerReport::partial("limit.memory", format!("{at}: {b} bytes; swap not limited: {why}"))
+        (None, _) => LayerReport::off(
+            "limit.memory",
+            format!("no memory limit set (accounted by the {at})"),
+        ),
+        (Some(b), Ok(())) => {
+            LayerReport::enforced("limit.memory", format!("{at}: {b} bytes, swap 0"))
         }
+        (Some(b), Err(why)) => LayerReport::partial(
+            "limit.memory",
+            format!("{at}: {b} bytes; swap not limited: {why}"),
+        ),
     }
 }
 
@@ -256,7 +310,10 @@ fn memory_report(mechanism: &str, dir: &Path, bytes: Option<u64>, swap: Result<(
 fn pids_report(mechanism: &str, dir: &Path, max: Option<u64>) -> LayerReport {
     let at = format!("{mechanism} at {}", dir.display());
     match max {
-        None => LayerReport::off("limit.pids", format!("no process limit set (counted by the {at})")),
+        None => LayerReport::off(
+            "limit.pids",
+            format!("no process limit set (counted by the {at})"),
+        ),
         Some(n) => LayerReport::enforced("limit.pids", format!("{at}: at most {n} processes")),
     }
 }

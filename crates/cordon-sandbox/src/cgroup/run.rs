@@ -19,7 +19,11 @@ impl RunCgroup {
     /// SIGKILLs every process of the run: one write to `cgroup.kill` where a v2 tree
     /// offers it; otherwise SIGKILL each listed process until the list is empty.
     pub fn kill(&self) -> Result<(), CgroupError> {
-        if let Some(d) = self.dirs.iter().find(|d| d.v2 && d.path.join("cgroup.kill").exists()) {
+        if let Some(d) = self
+            .dirs
+            .iter()
+            .find(|d| d.v2 && d.path.join("cgroup.kill").exists())
+        {
             return super::write(&d.path, "cgroup.kill", "1");
         }
         self.dirs.first().map_or(Ok(()), |d| kill_listed(&d.path))
@@ -58,9 +62,14 @@ impl Drop for RunCgroup {
 }
 
 fn teardown(dirs: &[RunDir]) -> Result<(), CgroupError> {
-    let Some(first) = dirs.first() else { return Ok(()) };
+    let Some(first) = dirs.first() else {
+        return Ok(());
+    };
     if !dir_empty(first) {
-        let _ = match dirs.iter().find(|d| d.v2 && d.path.join("cgroup.kill").exists()) {
+        let _ = match dirs
+            .iter()
+            .find(|d| d.v2 && d.path.join("cgroup.kill").exists())
+        {
             Some(d) => super::write(&d.path, "cgroup.kill", "1"),
             None => kill_listed(&first.path),
         };
@@ -69,7 +78,9 @@ fn teardown(dirs: &[RunDir]) -> Result<(), CgroupError> {
             sleep(Duration::from_millis(10));
         }
     }
-    dirs.iter().map(|d| remove_dir(&d.path)).fold(Ok(()), Result::and)
+    dirs.iter()
+        .map(|d| remove_dir(&d.path))
+        .fold(Ok(()), Result::and)
 }
 
 /// rmdir, retried while the kernel still reports the cgroup busy.
@@ -82,7 +93,12 @@ fn remove_dir(path: &Path) -> Result<(), CgroupError> {
             Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < until => {
                 sleep(Duration::from_millis(10));
             }
-            Err(source) => return Err(CgroupError::Remove { path: path.to_owned(), source }),
+            Err(source) => {
+                return Err(CgroupError::Remove {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
         }
     }
 }
@@ -120,7 +136,10 @@ fn kill_listed(dir: &Path) -> Result<(), CgroupError> {
         sleep(Duration::from_millis(5));
     }
     let left = listed(dir).len();
-    Err(CgroupError::Kill { path: dir.to_owned(), left })
+    Err(CgroupError::Kill {
+        path: dir.to_owned(),
+        left,
+    })
 }
 
 /// Removes empty run cgroups left under `cordon/` by supervisors that died, in every
@@ -134,8 +153,12 @@ pub fn cleanup_stale(layout: &Layout) {
         Layout::None(_) => Vec::new(),
     };
     for h in hierarchies {
-        let Some(base) = delegation_root(h, writable) else { continue };
-        let Ok(entries) = std::fs::read_dir(base.join("cordon")) else { continue };
+        let Some(base) = delegation_root(h, writable) else {
+            continue;
+        };
+        let Ok(entries) = std::fs::read_dir(base.join("cordon")) else {
+            continue;
+        };
         for path in entries.filter_map(|e| Some(e.ok()?.path())) {
             if is_stale(&path) && std::fs::remove_dir(&path).is_ok() {
                 tracing::debug!(path = %path.display(), "removed a leftover run cgroup");
@@ -151,5 +174,10 @@ fn is_stale(path: &Path) -> bool {
         .and_then(|t| SystemTime::now().duration_since(t).ok())
         .is_some_and(|age| age >= STALE_AGE);
     let v2 = path.join("cgroup.events").exists();
-    old && path.is_dir() && dir_empty(&RunDir { path: path.to_owned(), v2, controllers: Vec::new() })
+    old && path.is_dir()
+        && dir_empty(&RunDir {
+            path: path.to_owned(),
+            v2,
+            controllers: Vec::new(),
+        })
 }

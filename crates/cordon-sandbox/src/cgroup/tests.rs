@@ -23,7 +23,11 @@ fn name(tag: &str) -> String {
 }
 
 fn limits(memory: Option<u64>, pids: Option<u64>) -> Limits {
-    Limits { memory, pids, ..Limits::default() }
+    Limits {
+        memory,
+        pids,
+        ..Limits::default()
+    }
 }
 
 /// Starts `script` held at a `read`, moves it into `cg`, then lets it go.
@@ -41,7 +45,10 @@ fn spawn_in(cg: &RunCgroup, script: &str) -> Child {
 }
 
 fn layer<'a>(reports: &'a [LayerReport], name: &str) -> &'a LayerReport {
-    reports.iter().find(|r| r.layer == name).unwrap_or_else(|| panic!("no {name} in {reports:?}"))
+    reports
+        .iter()
+        .find(|r| r.layer == name)
+        .unwrap_or_else(|| panic!("no {name} in {reports:?}"))
 }
 
 fn read(path: &str) -> String {
@@ -54,7 +61,8 @@ fn joined_process_is_limited_killed_and_cleaned_up() {
         return;
     }
     let run = name("lifecycle");
-    let (cg, reports) = RunCgroup::create(&detect(), &run, &limits(Some(64 * MIB), Some(16))).unwrap();
+    let (cg, reports) =
+        RunCgroup::create(&detect(), &run, &limits(Some(64 * MIB), Some(16))).unwrap();
     let mem = layer(&reports, "limit.memory");
     assert_eq!(mem.level, Level::Enforced);
     assert_eq!(
@@ -63,14 +71,24 @@ fn joined_process_is_limited_killed_and_cleaned_up() {
     );
     assert_eq!(layer(&reports, "limit.pids").level, Level::Enforced);
     assert_eq!(layer(&reports, "limit.cpu").level, Level::Off);
-    assert_eq!(layer(&reports, "kill").detail, format!("cgroup.kill at /sys/fs/cgroup/unified/cordon/{run}"));
+    assert_eq!(
+        layer(&reports, "kill").detail,
+        format!("cgroup.kill at /sys/fs/cgroup/unified/cordon/{run}")
+    );
     assert!(cg.limits_memory() && cg.limits_pids());
 
     let mut child = spawn_in(&cg, "sleep 30");
     let pid = child.id();
     let own = read(&format!("/proc/{pid}/cgroup"));
-    for line in [format!("memory:/cordon/{run}"), format!("pids:/cordon/{run}"), format!("0::/cordon/{run}")] {
-        assert!(own.lines().any(|l| l.ends_with(&line)), "{line} not in {own}");
+    for line in [
+        format!("memory:/cordon/{run}"),
+        format!("pids:/cordon/{run}"),
+        format!("0::/cordon/{run}"),
+    ] {
+        assert!(
+            own.lines().any(|l| l.ends_with(&line)),
+            "{line} not in {own}"
+        );
     }
     let listed = read(cg.procs_files()[0].to_str().unwrap());
     assert!(listed.lines().any(|l| l == pid.to_string()), "{listed}");
@@ -81,7 +99,11 @@ fn joined_process_is_limited_killed_and_cleaned_up() {
 
     cg.kill().unwrap();
     assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
-    let dirs: Vec<PathBuf> = cg.procs_files().iter().map(|p| p.parent().unwrap().to_owned()).collect();
+    let dirs: Vec<PathBuf> = cg
+        .procs_files()
+        .iter()
+        .map(|p| p.parent().unwrap().to_owned())
+        .collect();
     assert_eq!(dirs.len(), 4, "unified, memory, pids, cpuacct: {dirs:?}");
     cg.remove().unwrap();
     assert!(dirs.iter().all(|d| !d.exists()), "{dirs:?}");
@@ -92,13 +114,17 @@ fn memory_bomb_is_oom_killed() {
     if !root() {
         return;
     }
-    let (cg, _) = RunCgroup::create(&detect(), &name("oom"), &limits(Some(64 * MIB), None)).unwrap();
+    let (cg, _) =
+        RunCgroup::create(&detect(), &name("oom"), &limits(Some(64 * MIB), None)).unwrap();
     let mut child = spawn_in(&cg, "exec /usr/bin/python3 -c 'x=bytearray(512*1024*1024)'");
     let status = child.wait().unwrap();
     assert_eq!(status.signal(), Some(libc::SIGKILL), "{status:?}");
     let usage = cg.usage();
     assert!(usage.oom_kills >= 1, "{usage:?}");
-    assert!(usage.memory_peak.is_some_and(|p| p <= 64 * MIB), "{usage:?}");
+    assert!(
+        usage.memory_peak.is_some_and(|p| p <= 64 * MIB),
+        "{usage:?}"
+    );
     cg.remove().unwrap();
 }
 
@@ -108,12 +134,18 @@ fn fork_loop_is_refused_at_the_pids_limit() {
         return;
     }
     let (cg, _) = RunCgroup::create(&detect(), &name("pids"), &limits(None, Some(8))).unwrap();
-    let mut child = spawn_in(&cg, "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do sleep 3 & done");
+    let mut child = spawn_in(
+        &cg,
+        "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do sleep 3 & done",
+    );
     child.wait().unwrap();
     let usage = cg.usage();
     assert!(usage.pids_limit_hits >= 1, "{usage:?}");
     assert!(usage.pids_peak.is_some_and(|p| p <= 8), "{usage:?}");
-    assert!(!cg.is_empty(), "the backgrounded sleeps are still in the cgroup");
+    assert!(
+        !cg.is_empty(),
+        "the backgrounded sleeps are still in the cgroup"
+    );
     cg.remove().unwrap();
 }
 
@@ -122,7 +154,8 @@ fn cpu_time_of_the_whole_run_is_accounted() {
     if !root() {
         return;
     }
-    let (cg, reports) = RunCgroup::create(&detect(), &name("cpu"), &limits(Some(64 * MIB), None)).unwrap();
+    let (cg, reports) =
+        RunCgroup::create(&detect(), &name("cpu"), &limits(Some(64 * MIB), None)).unwrap();
     assert_eq!(layer(&reports, "limit.cpu").level, Level::Off);
     let spin = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass";
     let mut child = spawn_in(&cg, &format!("exec /usr/bin/python3 -c '{spin}'"));
@@ -130,7 +163,9 @@ fn cpu_time_of_the_whole_run_is_accounted() {
     let usage = cg.usage();
     let total = usage.cpu_total.unwrap();
     assert!(total >= Duration::from_millis(250), "{usage:?}");
-    assert!(usage.cpu_user.unwrap() + usage.cpu_system.unwrap() <= total + Duration::from_millis(50));
+    assert!(
+        usage.cpu_user.unwrap() + usage.cpu_system.unwrap() <= total + Duration::from_millis(50)
+    );
     cg.remove().unwrap();
 }
 
@@ -144,8 +179,17 @@ fn cpu_limit_is_reported_as_supervisor_enforced() {
     let (cg, reports) = RunCgroup::create(&detect(), &name("cpurep"), &l).unwrap();
     let cpu = layer(&reports, "limit.cpu");
     assert_eq!(cpu.level, Level::Enforced);
-    assert!(cpu.detail.starts_with("whole-run CPU time from cgroup accounting"), "{}", cpu.detail);
-    assert!(cpu.detail.contains("enforced by the supervisor"), "{}", cpu.detail);
+    assert!(
+        cpu.detail
+            .starts_with("whole-run CPU time from cgroup accounting"),
+        "{}",
+        cpu.detail
+    );
+    assert!(
+        cpu.detail.contains("enforced by the supervisor"),
+        "{}",
+        cpu.detail
+    );
     cg.remove().unwrap();
 }
 
@@ -161,7 +205,11 @@ fn stale_run_cgroups_are_removed_but_fresh_and_populated_ones_kept() {
     std::fs::create_dir(&stale).unwrap();
     std::fs::create_dir(&fresh).unwrap();
     let old = |p: &Path| {
-        let st = Command::new("touch").arg("-d").arg("-2 minutes").arg(p).status().unwrap();
+        let st = Command::new("touch")
+            .arg("--date=-2 minutes")
+            .arg(p)
+            .status()
+            .unwrap();
         assert!(st.success());
     };
     old(&stale);
@@ -181,7 +229,11 @@ fn dropped_run_cgroup_is_killed_and_removed() {
     }
     let (cg, _) = RunCgroup::create(&detect(), &name("drop"), &limits(None, Some(8))).unwrap();
     let mut child = spawn_in(&cg, "sleep 30");
-    let dirs: Vec<PathBuf> = cg.procs_files().iter().map(|p| p.parent().unwrap().to_owned()).collect();
+    let dirs: Vec<PathBuf> = cg
+        .procs_files()
+        .iter()
+        .map(|p| p.parent().unwrap().to_owned())
+        .collect();
     let started = Instant::now();
     drop(cg);
     assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
@@ -195,7 +247,9 @@ fn unprivileged_child() {
         return;
     }
     match RunCgroup::create(&detect(), &name("nobody"), &limits(Some(64 * MIB), None)) {
-        Err(CgroupError::Unavailable { reason }) => assert!(reason.contains("not writable"), "{reason}"),
+        Err(CgroupError::Unavailable { reason }) => {
+            assert!(reason.contains("not writable"), "{reason}")
+        }
         other => panic!("expected Unavailable, got {other:?}"),
     }
 }
@@ -206,7 +260,12 @@ fn unprivileged_caller_gets_unavailable() {
         return;
     }
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "cgroup::tests::unprivileged_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "cgroup::tests::unprivileged_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("CORDON_TEST_UNPRIVILEGED", "1")
         .uid(65534)
         .gid(65534)

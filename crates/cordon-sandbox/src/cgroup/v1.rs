@@ -2,7 +2,7 @@
 //! pids, cpuacct), each carrying its own controller.
 
 use super::v2::{key, read_u64};
-use super::{delegation_root, make_dir, memory_report, pids_report, write, writable};
+use super::{delegation_root, make_dir, memory_report, pids_report, writable, write};
 use super::{CgroupError, CgroupUsage, Hierarchy, RunCgroup, RunDir};
 use crate::report::LayerReport;
 use cordon_policy::Limits;
@@ -21,14 +21,21 @@ pub(super) fn setup(
 ) -> Result<(), CgroupError> {
     for h in hierarchies {
         let Some(base) = delegation_root(h, writable) else {
-            unusable.push(format!("cgroup v1 {} is not writable (not root)", h.mount.display()));
+            unusable.push(format!(
+                "cgroup v1 {} is not writable (not root)",
+                h.mount.display()
+            ));
             continue;
         };
         let parent = base.join("cordon");
         make_dir(&parent, true)?;
         let run = parent.join(name);
         make_dir(&run, false)?;
-        cg.dirs.push(RunDir { path: run.clone(), v2: false, controllers: h.controllers.clone() });
+        cg.dirs.push(RunDir {
+            path: run.clone(),
+            v2: false,
+            controllers: h.controllers.clone(),
+        });
         if h.controllers.iter().any(|c| c == "memory") {
             reports.push(limit_memory(&run, limits.memory)?);
         }
@@ -54,22 +61,35 @@ fn limit_memory(run: &Path, bytes: Option<u64>) -> Result<LayerReport, CgroupErr
             false => Err("no memory.memsw.limit_in_bytes (swap accounting is off)"),
         };
     }
-    Ok(memory_report("cgroup v1 memory controller", run, bytes, swap))
+    Ok(memory_report(
+        "cgroup v1 memory controller",
+        run,
+        bytes,
+        swap,
+    ))
 }
 
 /// Fills what the v1 directory `d` accounts into `u`, keeping values already found.
 pub(super) fn usage(d: &RunDir, u: &mut CgroupUsage) {
     let dir = &d.path;
     if d.has("memory") {
-        u.memory_peak = u.memory_peak.or_else(|| read_u64(&dir.join("memory.max_usage_in_bytes")));
-        u.oom_kills = u.oom_kills.max(key(&dir.join("memory.oom_control"), "oom_kill").unwrap_or(0));
+        u.memory_peak = u
+            .memory_peak
+            .or_else(|| read_u64(&dir.join("memory.max_usage_in_bytes")));
+        u.oom_kills = u
+            .oom_kills
+            .max(key(&dir.join("memory.oom_control"), "oom_kill").unwrap_or(0));
     }
     if d.has("pids") {
-        u.pids_limit_hits = u.pids_limit_hits.max(key(&dir.join("pids.events"), "max").unwrap_or(0));
+        u.pids_limit_hits = u
+            .pids_limit_hits
+            .max(key(&dir.join("pids.events"), "max").unwrap_or(0));
         u.pids_peak = u.pids_peak.or_else(|| read_u64(&dir.join("pids.peak")));
     }
     if d.has("cpuacct") {
-        u.cpu_total = u.cpu_total.or_else(|| read_u64(&dir.join("cpuacct.usage")).map(Duration::from_nanos));
+        u.cpu_total = u
+            .cpu_total
+            .or_else(|| read_u64(&dir.join("cpuacct.usage")).map(Duration::from_nanos));
         let stat = dir.join("cpuacct.stat");
         u.cpu_user = u.cpu_user.or_else(|| key(&stat, "user").map(ticks));
         u.cpu_system = u.cpu_system.or_else(|| key(&stat, "system").map(ticks));

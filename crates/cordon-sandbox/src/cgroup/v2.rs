@@ -1,7 +1,7 @@
 //! The run's cgroup in a v2 tree: limits on a pure v2 host, only list, kill and CPU time
 //! in the hybrid's unified tree (which carries no controllers).
 
-use super::{delegation_root, make_dir, memory_report, pids_report, write, writable};
+use super::{delegation_root, make_dir, memory_report, pids_report, writable, write};
 use super::{CgroupError, CgroupUsage, Hierarchy, RunCgroup, RunDir};
 use crate::report::LayerReport;
 use cordon_policy::Limits;
@@ -42,7 +42,11 @@ pub(super) fn setup(
     let run = parent.join(name);
     make_dir(&run, false)?;
     let controllers: Vec<String> = enabled.iter().map(|c| (*c).to_owned()).collect();
-    cg.dirs.push(RunDir { path: run.clone(), v2: true, controllers });
+    cg.dirs.push(RunDir {
+        path: run.clone(),
+        v2: true,
+        controllers,
+    });
     reports.extend(apply_limits(&run, &enabled, limits)?);
     Ok(())
 }
@@ -51,7 +55,11 @@ pub(super) fn setup(
 fn enable<'a>(dir: &Path, controllers: &[&'a str]) -> Vec<&'a str> {
     let current = std::fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
     let on = |c: &str| current.split_whitespace().any(|x| x == c);
-    let missing: Vec<String> = controllers.iter().filter(|c| !on(c)).map(|c| format!("+{c}")).collect();
+    let missing: Vec<String> = controllers
+        .iter()
+        .filter(|c| !on(c))
+        .map(|c| format!("+{c}"))
+        .collect();
     if missing.is_empty() || write(dir, "cgroup.subtree_control", &missing.join(" ")).is_ok() {
         return controllers.to_vec();
     }
@@ -75,18 +83,29 @@ fn enable<'a>(dir: &Path, controllers: &[&'a str]) -> Vec<&'a str> {
 }
 
 /// Writes the memory and pids limits the enabled controllers allow.
-fn apply_limits(run: &Path, enabled: &[&str], limits: &Limits) -> Result<Vec<LayerReport>, CgroupError> {
+fn apply_limits(
+    run: &Path,
+    enabled: &[&str],
+    limits: &Limits,
+) -> Result<Vec<LayerReport>, CgroupError> {
     let mut reports = Vec::new();
     if enabled.contains(&"memory") {
         let mut swap = Ok(());
         if let Some(bytes) = limits.memory {
             write(run, "memory.max", &bytes.to_string())?;
             swap = match run.join("memory.swap.max").exists() {
-                true => write(run, "memory.swap.max", "0").map(drop).map_err(|_| "memory.swap.max refused"),
+                true => write(run, "memory.swap.max", "0")
+                    .map(drop)
+                    .map_err(|_| "memory.swap.max refused"),
                 false => Err("no memory.swap.max (swap accounting is off)"),
             };
         }
-        reports.push(memory_report("cgroup v2 memory controller", run, limits.memory, swap));
+        reports.push(memory_report(
+            "cgroup v2 memory controller",
+            run,
+            limits.memory,
+            swap,
+        ));
     }
     if enabled.contains(&"pids") {
         if let Some(n) = limits.pids {
@@ -100,8 +119,12 @@ fn apply_limits(run: &Path, enabled: &[&str], limits: &Limits) -> Result<Vec<Lay
 /// Fills what `dir` accounts into `u`, keeping values already found.
 pub(super) fn usage(dir: &Path, u: &mut CgroupUsage) {
     u.memory_peak = u.memory_peak.or_else(|| read_u64(&dir.join("memory.peak")));
-    u.oom_kills = u.oom_kills.max(key(&dir.join("memory.events"), "oom_kill").unwrap_or(0));
-    u.pids_limit_hits = u.pids_limit_hits.max(key(&dir.join("pids.events"), "max").unwrap_or(0));
+    u.oom_kills = u
+        .oom_kills
+        .max(key(&dir.join("memory.events"), "oom_kill").unwrap_or(0));
+    u.pids_limit_hits = u
+        .pids_limit_hits
+        .max(key(&dir.join("pids.events"), "max").unwrap_or(0));
     u.pids_peak = u.pids_peak.or_else(|| read_u64(&dir.join("pids.peak")));
     let stat = dir.join("cpu.stat");
     let usec = |k| key(&stat, k).map(Duration::from_micros);
