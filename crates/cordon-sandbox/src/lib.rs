@@ -10,6 +10,7 @@ pub mod fds;
 pub mod identity;
 pub mod kill;
 pub mod landlock;
+pub mod launch;
 pub mod mount;
 pub mod namespace;
 pub mod record;

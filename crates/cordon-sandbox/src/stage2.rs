@@ -125,7 +125,7 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
     );
     report.layers.extend(reports);
     if ns.pid {
-        become_init_parent(out)?;
+        become_init_parent(out, parent)?;
         parent = None;
     }
     if ns.uts {
@@ -263,7 +263,7 @@ fn enter_cwd(spec: &RunSpec) {
 
 /// Forks the pid namespace's init. The parent stays outside, waits for it and exits with
 /// its status; the child returns and carries on as pid 1.
-fn become_init_parent(out: &mut std::fs::File) -> Result<(), Failure> {
+fn become_init_parent(out: &mut std::fs::File, supervisor: Option<Pid>) -> Result<(), Failure> {
     // Init sees its parent as pid 0 (it lives outside the namespace), so it watches a
     // pidfd of the waiter instead of comparing getppid().
     let waiter = rustix::process::pidfd_open(getpid(), rustix::process::PidfdFlags::empty())
@@ -272,6 +272,12 @@ fn become_init_parent(out: &mut std::fs::File) -> Result<(), Failure> {
     if let Some(child) = child {
         // The waiter keeps its copy of the status pipe until it exits, right after init.
         let _ = out;
+        // The waiter dies with the supervisor, and init dies with the waiter, so a
+        // SIGKILL of cordon takes the whole namespace down. A failure here leaves init
+        // without a waiter, which kills it too.
+        if session::die_with_parent(supervisor).is_err() {
+            std::process::exit(EXIT_SETUP);
+        }
         let code = match wait(child) {
             ExitState::Code(c) => c,
             ExitState::Signal(s) => 128 + s,

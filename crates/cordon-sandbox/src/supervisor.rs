@@ -51,6 +51,28 @@ struct Seen {
     exited: Option<ExitState>,
 }
 
+/// Where the command's standard streams go; `None` inherits the supervisor's own.
+#[derive(Debug, Default)]
+pub struct Stdio {
+    pub stdin: Option<OwnedFd>,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+}
+
+impl Stdio {
+    fn apply(self, cmd: &mut Command) {
+        if let Some(fd) = self.stdin {
+            cmd.stdin(fd);
+        }
+        if let Some(fd) = self.stdout {
+            cmd.stdout(fd);
+        }
+        if let Some(fd) = self.stderr {
+            cmd.stderr(fd);
+        }
+    }
+}
+
 /// How the supervisor watches a run.
 pub struct Watch<'a> {
     /// The cordon binary to re-execute as the helper.
@@ -68,16 +90,17 @@ pub struct Watch<'a> {
 pub fn run(
     spec: &RunSpec,
     watch: &Watch<'_>,
+    stdio: Stdio,
     mut on_ready: impl FnMut(&Report),
 ) -> Result<RunRecord, SuperviseError> {
     let started = Instant::now();
     let (child, status_r) = if spec.policy.mode == Mode::Off {
-        match spawn_unconfined(spec) {
+        match spawn_unconfined(spec, stdio) {
             Ok(child) => (child, None),
             Err(e) => return Ok(unstarted(spec, &e, started)),
         }
     } else {
-        let (child, status_r) = spawn_helper(spec, watch.helper)?;
+        let (child, status_r) = spawn_helper(spec, watch.helper, stdio)?;
         (child, Some(status_r))
     };
     let helper_pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(0))
@@ -281,11 +304,16 @@ fn apply_kill_reason(
 }
 
 /// Starts the stage-2 helper and hands it the spec; returns it and the status pipe.
-fn spawn_helper(spec: &RunSpec, helper: &Path) -> Result<(Child, OwnedFd), SuperviseError> {
+fn spawn_helper(
+    spec: &RunSpec,
+    helper: &Path,
+    stdio: Stdio,
+) -> Result<(Child, OwnedFd), SuperviseError> {
     let (spec_r, spec_w) = pipe()?;
     let (status_r, status_w) = pipe()?;
     let mut cmd = Command::new(helper);
     cmd.arg(STAGE2_ARG).env_clear();
+    stdio.apply(&mut cmd);
     let (a, b) = (spec_r.as_raw_fd(), status_w.as_raw_fd());
     // SAFETY: the closure runs between fork and exec and only calls fcntl and dup2, which
     // are async-signal-safe; it touches no Rust allocation or lock.
@@ -304,13 +332,14 @@ fn spawn_helper(spec: &RunSpec, helper: &Path) -> Result<(Child, OwnedFd), Super
 }
 
 /// `--mode off`: the command itself, with the caller's environment and descriptors.
-fn spawn_unconfined(spec: &RunSpec) -> std::io::Result<Child> {
+fn spawn_unconfined(spec: &RunSpec, stdio: Stdio) -> std::io::Result<Child> {
     let (argv0, args) = spec
         .argv
         .split_first()
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "empty command"))?;
-    Command::new(argv0)
-        .args(args)
+    let mut cmd = Command::new(argv0);
+    stdio.apply(&mut cmd);
+    cmd.args(args)
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .current_dir(&spec.cwd)

@@ -2,18 +2,16 @@
 
 use crate::cli::{CheckArgs, RunArgs};
 use cordon_policy::{Flags, Mode, Net, Policy};
-use cordon_sandbox::cgroup::{self, RunCgroup};
 use cordon_sandbox::record::{RunRecord, RunStatus};
-use cordon_sandbox::report::{LayerReport, Report};
-use cordon_sandbox::spec::RunSpec;
+use cordon_sandbox::report::Report;
 use cordon_sandbox::stage2::EXIT_SETUP;
-use cordon_sandbox::{env, identity, supervisor};
+use cordon_sandbox::supervisor::Stdio;
+use cordon_sandbox::{identity, launch};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::time::Duration;
 
 /// Where the tenant uid registry lives; overridable for tests and packaging.
 fn registry() -> PathBuf {
@@ -32,14 +30,16 @@ pub fn run(args: RunArgs) -> i32 {
             return EXIT_SETUP;
         }
     };
-    let spec = match prepare(policy, argv) {
-        Ok(s) => s,
-        Err(msg) => {
-            eprintln!("cordon: {msg}");
+    let ctx = launch::Context::from_process(registry());
+    let prepared = match launch::prepare(policy, argv, &ctx) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("cordon: {e}");
             return EXIT_SETUP;
         }
     };
-    if spec.0.policy.mode == Mode::Off {
+    let mode = prepared.spec.policy.mode;
+    if mode == Mode::Off {
         eprintln!(
             "cordon: WARNING: --mode off: the command runs UNCONFINED, with the caller's \
              environment, files, network and privileges"
@@ -59,21 +59,13 @@ pub fn run(args: RunArgs) -> i32 {
             return EXIT_SETUP;
         }
     };
-    let (spec, cgroup) = spec;
-    let watch = supervisor::Watch {
-        helper: &helper,
-        cgroup: cgroup.as_ref(),
-        grace: GRACE,
+    let opts = launch::Options {
+        helper,
+        grace: launch::DEFAULT_GRACE,
         cancel: Some(cancel.as_fd()),
+        stdio: Stdio::default(),
     };
-    let mode = spec.policy.mode;
-    let record = supervisor::run(&spec, &watch, |report| warn_if_reduced(mode, report));
-    if let Some(cg) = cgroup {
-        if let Err(e) = cg.remove() {
-            tracing::warn!(error = %e, "failed to remove the run's cgroup");
-        }
-    }
-    match record {
+    match launch::execute(prepared, opts, |report| warn_if_reduced(mode, report)) {
         Ok(record) => {
             explain(&record);
             if json {
@@ -90,9 +82,6 @@ pub fn run(args: RunArgs) -> i32 {
         }
     }
 }
-
-/// Time between SIGTERM and SIGKILL when a run is ended early.
-const GRACE: Duration = Duration::from_secs(2);
 
 /// SIGTERM, SIGINT and SIGHUP to cordon cancel the run: the whole tree is ended and the
 /// record says `cancel`. The signals are turned into a readable pipe the supervisor polls.
@@ -155,87 +144,6 @@ fn load_policy(args: RunArgs) -> Result<Policy, String> {
     cordon_policy::build(file, flags, &cwd).map_err(|e| e.to_string())
 }
 
-/// Everything decided before the helper starts: identity, environment, cgroup.
-fn prepare(policy: Policy, argv: Vec<String>) -> Result<(RunSpec, Option<RunCgroup>), String> {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let mut pre = Report::default();
-    let caller_env = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
-    let env = if policy.mode == Mode::Off {
-        pre.push(LayerReport::off(
-            "env",
-            "mode off: the caller's environment passes",
-        ));
-        caller_env.collect()
-    } else {
-        let (env, report) = env::build(&policy, caller_env);
-        pre.push(report);
-        env
-    };
-    let root = rustix::process::geteuid().is_root();
-    let run_ids = if root && policy.mode != Mode::Off {
-        let ids = identity::run_ids(&policy, &registry()).map_err(|e| e.to_string())?;
-        for dir in &policy.rw {
-            identity::chown_tree(dir, ids.0, ids.1).map_err(|e| e.to_string())?;
-        }
-        Some(ids)
-    } else {
-        None
-    };
-    let cgroup = if policy.mode == Mode::Off {
-        None
-    } else {
-        run_cgroup(&policy, &mut pre)?
-    };
-    let procs = cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default();
-    let (memory, pids) = cgroup
-        .as_ref()
-        .map(|c| (c.limits_memory(), c.limits_pids()))
-        .unwrap_or((false, false));
-    let spec = RunSpec {
-        policy,
-        argv,
-        env,
-        cwd,
-        run_ids,
-        cgroup_procs: procs,
-        pre_report: pre,
-        cgroup_memory: memory,
-        cgroup_pids: pids,
-    };
-    Ok((spec, cgroup))
-}
-
-/// A cgroup of the run's own, where the host lets cordon create one: it carries the
-/// memory and process limits of the whole run and is how every process of it is found
-/// and killed. Without one, the helper falls back to per-process rlimits.
-fn run_cgroup(policy: &Policy, pre: &mut Report) -> Result<Option<RunCgroup>, String> {
-    let layout = cgroup::detect();
-    cgroup::cleanup_stale(&layout);
-    let name = format!(
-        "run-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0)
-    );
-    match RunCgroup::create(&layout, &name, &policy.limits) {
-        Ok((cg, reports)) => {
-            pre.layers.extend(reports);
-            Ok(Some(cg))
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, "no cgroup for this run; limits fall back to rlimits");
-            pre.push(LayerReport::partial(
-                "kill",
-                format!("no cgroup of the run's own ({e}): the pid namespace (or, without one, the process group) finds its processes"),
-            ));
-            Ok(None)
-        }
-    }
-}
-
 fn warn_if_reduced(mode: Mode, report: &Report) {
     if mode == Mode::Auto && !report.is_complete() {
         let short: Vec<String> = report
@@ -293,21 +201,19 @@ pub fn policy_check(args: CheckArgs) -> i32 {
 
 /// The enforcement report a default run of `/bin/true` gets on this host.
 pub fn probe_report() -> Result<Report, String> {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-    let policy = cordon_policy::build(None, Flags::default(), &cwd).map_err(|e| e.to_string())?;
-    let (spec, cgroup) = prepare(policy, vec!["/bin/true".into()])?;
-    let helper = std::env::current_exe().map_err(|e| e.to_string())?;
-    let watch = supervisor::Watch {
-        helper: &helper,
-        cgroup: cgroup.as_ref(),
-        grace: GRACE,
+    let ctx = launch::Context::from_process(registry());
+    let policy =
+        cordon_policy::build(None, Flags::default(), &ctx.cwd).map_err(|e| e.to_string())?;
+    let prepared =
+        launch::prepare(policy, vec!["/bin/true".into()], &ctx).map_err(|e| e.to_string())?;
+    let opts = launch::Options {
+        helper: std::env::current_exe().map_err(|e| e.to_string())?,
+        grace: launch::DEFAULT_GRACE,
         cancel: None,
+        stdio: Stdio::default(),
     };
-    let record = supervisor::run(&spec, &watch, |_| {}).map_err(|e| e.to_string());
-    if let Some(cg) = cgroup {
-        let _ = cg.remove();
-    }
-    Ok(record?.report)
+    let record = launch::execute(prepared, opts, |_| {}).map_err(|e| e.to_string())?;
+    Ok(record.report)
 }
 
 /// One line on the host's cgroup layout, for `cordon doctor`.
