@@ -1,0 +1,2 @@
+//! cordon's service interfaces: the HTTP JSON API under `/v1` and the MCP server.
+#![forbid(unsafe_code)]
