@@ -80,6 +80,7 @@ pub(crate) fn assemble(
         ro: grants::unique(ro),
         rw: grants::unique(rw),
         env,
+        namespaces: raw.namespaces.as_ref().is_none_or(|v| *v.get_ref()),
         tenant,
         identity,
         limits,

@@ -30,6 +30,7 @@ pub struct PolicyFile {
     pub rw: Vec<Spanned<String>>,
     #[serde(default)]
     pub env: Vec<Spanned<String>>,
+    pub namespaces: Option<Spanned<bool>>,
     #[serde(default)]
     pub identity: RawIdentity,
     #[serde(default)]

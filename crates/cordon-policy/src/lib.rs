@@ -14,6 +14,7 @@
 //! ro = ["/opt/data", "rel/path"]   # relative paths resolve against the file's directory
 //! rw = ["/srv/runs/1"]
 //! env = ["NAME=VALUE", "NAME"]     # NAME alone passes the caller's value
+//! namespaces = true               # false: Landlock and seccomp only (see below)
 //! [identity]
 //! uid = 199999
 //! gid = 199999
@@ -26,6 +27,11 @@
 //! file_size = "1GiB"
 //! open_files = 1024                # every limit also takes "none"
 //! ```
+//!
+//! `namespaces = false` asks for the Landlock + seccomp tier on purpose: no user, mount,
+//! pid, ipc, uts or network namespace, hence no private `/proc`, `/dev/shm` or root. It is
+//! what cordon degrades to where a host refuses namespaces; strict mode still refuses
+//! when a layer this leaves out is needed for full enforcement (host unix sockets).
 //!
 //! Each rule's reason is documented in the module that enforces it: [`defaults`] for the
 //! system roots, identity and strict limits, and the private modules for paths,

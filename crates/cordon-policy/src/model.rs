@@ -103,7 +103,15 @@ pub struct Policy {
     pub rw: Vec<PathBuf>,
     /// Extra environment entries: NAME=VALUE, or NAME alone to pass the caller's value.
     pub env: Vec<(String, Option<String>)>,
+    /// Whether the run gets namespaces of its own where the host allows them; `false`
+    /// leaves Landlock and seccomp as the file-system and network boundary.
+    #[serde(default = "namespaces_by_default")]
+    pub namespaces: bool,
     pub tenant: Option<String>,
     pub identity: Identity,
     pub limits: Limits,
+}
+
+fn namespaces_by_default() -> bool {
+    true
 }

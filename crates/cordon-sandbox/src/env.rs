@@ -99,6 +99,7 @@ mod tests {
             ro: vec![],
             rw: vec!["/srv/run".into()],
             env: vec![("EXTRA".into(), Some("1".into())), ("PASSME".into(), None)],
+            namespaces: true,
             tenant: None,
             identity: Identity {
                 uid: 199_999,

@@ -14,7 +14,7 @@ use cordon_policy::Policy;
 use rustix::fd::OwnedFd;
 use rustix::process::{Gid, Uid};
 use rustix::thread::{self, CapabilitySet, CapabilitySets};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Read, Seek, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -261,31 +261,86 @@ fn clear_bounding_set() -> Result<(), IdentityError> {
     Ok(())
 }
 
+/// This process's credentials, as the kernel reports them through syscalls (not through
+/// `/proc`, which Landlock grants only when the run has a private procfs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// Real, effective and saved uid.
+    pub uids: [u32; 3],
+    /// Real, effective and saved gid.
+    pub gids: [u32; 3],
+    pub groups: Vec<u32>,
+    /// Inheritable, permitted, effective, bounding and ambient capability sets.
+    pub caps: [(&'static str, u64); 5],
+}
+
+impl Credentials {
+    /// Reads the calling thread's credentials back from the kernel.
+    pub fn current() -> Result<Credentials, IdentityError> {
+        let fail = |what: &str, e: io::Error| {
+            IdentityError::Residual(format!("cannot read the {what}: {e}"))
+        };
+        let (mut r, mut e, mut s) = (0, 0, 0);
+        // SAFETY: the three pointers are valid, writable and live across the call.
+        if unsafe { libc::getresuid(&mut r, &mut e, &mut s) } != 0 {
+            return Err(fail("uids", io::Error::last_os_error()));
+        }
+        let uids = [r, e, s];
+        // SAFETY: as above.
+        if unsafe { libc::getresgid(&mut r, &mut e, &mut s) } != 0 {
+            return Err(fail("gids", io::Error::last_os_error()));
+        }
+        let groups = rustix::process::getgroups()
+            .map_err(|e| fail("supplementary groups", e.into()))?
+            .into_iter()
+            .map(Gid::as_raw)
+            .collect();
+        let sets = thread::capabilities(None).map_err(|e| fail("capabilities", e.into()))?;
+        let (bounding, ambient) = per_capability_sets();
+        Ok(Credentials {
+            uids,
+            gids: [r, e, s],
+            groups,
+            caps: [
+                ("CapInh", sets.inheritable.bits()),
+                ("CapPrm", sets.permitted.bits()),
+                ("CapEff", sets.effective.bits()),
+                ("CapBnd", bounding),
+                ("CapAmb", ambient),
+            ],
+        })
+    }
+}
+
+/// The bounding and ambient sets, which the kernel answers one capability at a time. A
+/// capability the kernel does not know (EINVAL) ends the walk; any other failure counts
+/// as held, so an unreadable set is refused rather than assumed empty.
+fn per_capability_sets() -> (u64, u64) {
+    let (mut bounding, mut ambient) = (0u64, 0u64);
+    for cap in 0..64 {
+        let set = CapabilitySet::from_bits_retain(1 << cap);
+        match thread::capability_is_in_bounding_set(set) {
+            Err(rustix::io::Errno::INVAL) => break,
+            Ok(false) => {}
+            Ok(true) | Err(_) => bounding |= 1 << cap,
+        }
+        if !matches!(thread::capability_is_in_ambient_set(set), Ok(false)) {
+            ambient |= 1 << cap;
+        }
+    }
+    (bounding, ambient)
+}
+
 /// Reads this process's credentials back from the kernel and refuses uid 0 or any
 /// remaining capability. Returns the report line on success.
 pub fn verify(expected_uid: Option<u32>) -> Result<LayerReport, IdentityError> {
-    let mut status = String::new();
-    File::open("/proc/thread-self/status")
-        .or_else(|_| File::open("/proc/self/status"))
-        .and_then(|mut f| f.read_to_string(&mut status))
-        .map_err(|e| IdentityError::Residual(format!("cannot read own status: {e}")))?;
-    check_status(&status, expected_uid)
+    check(&Credentials::current()?, expected_uid)
 }
 
-/// The pure part of [`verify`], over the text of `/proc/self/status`.
-pub fn check_status(status: &str, expected_uid: Option<u32>) -> Result<LayerReport, IdentityError> {
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(str::trim)
-            .unwrap_or("")
-    };
-    let uids: Vec<u32> = field("Uid:")
-        .split_whitespace()
-        .filter_map(|s| s.parse().ok())
-        .collect();
-    if uids.is_empty() || uids.contains(&0) {
+/// The pure part of [`verify`].
+pub fn check(creds: &Credentials, expected_uid: Option<u32>) -> Result<LayerReport, IdentityError> {
+    let uids = creds.uids;
+    if uids.contains(&0) {
         return Err(IdentityError::Residual(format!("uid 0 remains ({uids:?})")));
     }
     if let Some(want) = expected_uid {
@@ -295,22 +350,17 @@ pub fn check_status(status: &str, expected_uid: Option<u32>) -> Result<LayerRepo
             )));
         }
     }
-    for set in ["CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"] {
-        let value = u64::from_str_radix(field(set), 16).unwrap_or(u64::MAX);
-        if value != 0 {
-            return Err(IdentityError::Residual(format!(
-                "{} is {value:#x}",
-                set.trim_end_matches(':')
-            )));
-        }
+    if let Some((set, value)) = creds.caps.iter().find(|(_, v)| *v != 0) {
+        return Err(IdentityError::Residual(format!("{set} is {value:#x}")));
     }
-    let gid = field("Gid:").split_whitespace().next().unwrap_or("?");
-    let groups = field("Groups:");
+    let groups: Vec<String> = creds.groups.iter().map(u32::to_string).collect();
     Ok(LayerReport::enforced(
         "identity",
         format!(
-            "uid {} gid {gid}, supplementary groups [{groups}], every capability set empty",
-            uids[0]
+            "uid {} gid {}, supplementary groups [{}], every capability set empty",
+            uids[0],
+            creds.gids[0],
+            groups.join(" ")
         ),
     ))
 }
@@ -319,21 +369,47 @@ pub fn check_status(status: &str, expected_uid: Option<u32>) -> Result<LayerRepo
 mod tests {
     use super::*;
 
-    const CLEAN: &str = "Uid:\t1000\t1000\t1000\t1000\nGid:\t1000\t1000\t1000\t1000\n\
-        Groups:\t\nCapInh:\t0000000000000000\nCapPrm:\t0000000000000000\n\
-        CapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\n";
+    fn clean() -> Credentials {
+        Credentials {
+            uids: [1000; 3],
+            gids: [1000; 3],
+            groups: vec![],
+            caps: [
+                ("CapInh", 0),
+                ("CapPrm", 0),
+                ("CapEff", 0),
+                ("CapBnd", 0),
+                ("CapAmb", 0),
+            ],
+        }
+    }
 
     #[test]
-    fn clean_status_passes() {
-        assert!(check_status(CLEAN, Some(1000)).is_ok());
+    fn clean_credentials_pass() {
+        assert!(check(&clean(), Some(1000)).is_ok());
     }
 
     #[test]
     fn root_or_capabilities_are_refused() {
-        let root = CLEAN.replace("Uid:\t1000\t1000\t1000\t1000", "Uid:\t1000\t0\t1000\t1000");
-        assert!(check_status(&root, None).is_err());
-        let bnd = CLEAN.replace("CapBnd:\t0000000000000000", "CapBnd:\t000001ffffffffff");
-        assert!(check_status(&bnd, Some(1000)).is_err());
+        let mut root = clean();
+        root.uids[1] = 0;
+        assert!(check(&root, None).is_err());
+        let mut bnd = clean();
+        bnd.caps[3].1 = 0x1ff_ffff_ffff;
+        assert!(check(&bnd, Some(1000)).is_err());
+        let mut other = clean();
+        other.uids[2] = 1001;
+        assert!(check(&other, Some(1000)).is_err());
+    }
+
+    /// The test process is root with a full bounding set: the syscall reading sees it.
+    #[test]
+    fn current_credentials_of_root_are_refused() {
+        let creds = Credentials::current().unwrap();
+        if creds.uids.contains(&0) {
+            assert!(check(&creds, None).is_err());
+            assert_ne!(creds.caps[3].1, 0, "root's bounding set reads as empty");
+        }
     }
 
     #[test]

@@ -119,6 +119,23 @@ pub fn set_hostname() -> Result<(), Errno> {
     rustix::system::sethostname(b"cordon")
 }
 
+/// The policy asked for no namespaces (`namespaces = false`): each is reported off.
+pub fn declined() -> (Namespaces, Vec<LayerReport>) {
+    let layers = [
+        "namespace.user",
+        "namespace.mount",
+        "namespace.pid",
+        "namespace.ipc",
+        "namespace.uts",
+        "namespace.net",
+    ];
+    let reports = layers
+        .into_iter()
+        .map(|l| LayerReport::off(l, "not requested: the policy says namespaces = false"))
+        .collect();
+    (Namespaces::default(), reports)
+}
+
 /// Brings the loopback interface of a fresh network namespace up.
 pub fn loopback_up() -> Result<(), std::io::Error> {
     use std::os::fd::AsRawFd;

@@ -117,12 +117,16 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
         std::fs::write(procs, b"0").map_err(at("join the run's cgroup"))?;
     }
 
-    let (ns, reports) = namespace::enter(
-        root,
-        policy.net == Net::Deny,
-        getuid().as_raw(),
-        getgid().as_raw(),
-    );
+    let (ns, reports) = if policy.namespaces {
+        namespace::enter(
+            root,
+            policy.net == Net::Deny,
+            getuid().as_raw(),
+            getgid().as_raw(),
+        )
+    } else {
+        namespace::declined()
+    };
     report.layers.extend(reports);
     if ns.pid {
         become_init_parent(out, parent)?;
