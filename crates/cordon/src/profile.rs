@@ -16,7 +16,9 @@ const BUILT_IN: &[(&str, &str)] = &[
         "energyplus",
         include_str!("../../../profiles/energyplus.toml"),
     ),
+    ("gcc", include_str!("../../../profiles/gcc.toml")),
     ("python", include_str!("../../../profiles/python.toml")),
+    ("ruby", include_str!("../../../profiles/ruby.toml")),
 ];
 
 /// Finds the profile's file; built-in ones are written to a private temporary file so
