@@ -418,3 +418,86 @@ pub fn new_token() -> (String, String) {
 pub fn token_sha256(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+    fn with_tenant(extra: &str) -> String {
+        format!("{extra}\n[[tenants]]\nname = \"alice\"\ntoken_sha256 = \"{HASH}\"\n")
+    }
+
+    fn key_of(text: &str) -> String {
+        match Config::from_toml("test", text) {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            other => panic!("expected an invalid key, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_minimal_config_takes_every_default() {
+        let c = Config::from_toml("test", &with_tenant("")).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8470");
+        assert_eq!(c.max_concurrent, 4);
+        assert_eq!(c.defaults.mode, "strict");
+        assert_eq!(c.defaults.limits.timeout.as_deref(), Some("10m"));
+        assert_eq!(c.tenants[0].max_concurrent, 2);
+        assert_eq!(c.tenants[0].max_queued, 1000);
+        assert!(!c.tenants[0].allow_net);
+    }
+
+    #[test]
+    fn numbers_are_accepted_for_limits() {
+        let text = with_tenant("[defaults]\nlimits = { pids = 64, timeout = \"30s\" }");
+        let c = Config::from_toml("test", &text).unwrap();
+        assert_eq!(c.defaults.limits.pids.as_deref(), Some("64"));
+        assert_eq!(
+            c.defaults.limits.memory, None,
+            "a given table replaces the default"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        assert_eq!(key_of(&with_tenant("max_concurrent = 0")), "max_concurrent");
+        assert_eq!(key_of(&with_tenant("state_dir = \"rel\"")), "state_dir");
+        assert_eq!(
+            key_of(&with_tenant("[defaults]\nmode = \"off\"")),
+            "defaults.mode"
+        );
+        assert_eq!(
+            key_of(&with_tenant("[defaults]\nlimits = { memory = \"lots\" }")),
+            "defaults.limits.memory"
+        );
+        assert_eq!(
+            key_of(&with_tenant("[shared_roots]\nruns = \"/srv\"")),
+            "shared_roots.runs"
+        );
+        let bad_hash = "[[tenants]]\nname = \"bob\"\ntoken_sha256 = \"xyz\"\n";
+        assert_eq!(key_of(&with_tenant(bad_hash)), "tenants[0].token_sha256");
+        let twice = format!("[[tenants]]\nname = \"alice\"\ntoken_sha256 = \"{HASH}\"\n");
+        assert_eq!(key_of(&with_tenant(&twice)), "tenants[1].name");
+        let upper = format!("[[tenants]]\nname = \"Bob/..\"\ntoken_sha256 = \"{HASH}\"\n");
+        assert_eq!(key_of(&upper), "tenants[0].name");
+        assert_eq!(key_of("tenants = []"), "tenants");
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_tenants_are_parse_errors() {
+        let err = Config::from_toml("test", &with_tenant("max_concurent = 3")).unwrap_err();
+        assert!(err.to_string().contains("max_concurent"), "{err}");
+        let err = Config::from_toml("test", "").unwrap_err();
+        assert!(err.to_string().contains("tenants"), "{err}");
+    }
+
+    #[test]
+    fn a_new_token_matches_its_hash() {
+        let (token, hash) = new_token();
+        assert!(token.starts_with("cordon_") && token.len() == 7 + 64);
+        assert_eq!(hash, token_sha256(&token));
+        assert_eq!(hash.len(), 64);
+        assert_ne!(new_token().0, token);
+    }
+}

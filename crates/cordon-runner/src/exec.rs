@@ -1,0 +1,344 @@
+//! One run, on a thread of its own: claim it, start it through the shared launch path,
+//! copy its output into the bounded logs, record how it ended.
+//!
+//! The thread is a plain `std::thread` that lives exactly as long as the run: the
+//! helper's parent-death signal fires when the thread that forked it exits, so a run can
+//! never outlive its supervisor, and when the whole service dies every run dies with it.
+
+use crate::api::RunState;
+use crate::runner::Inner;
+use crate::store::Ending;
+use cordon_policy::Policy;
+use cordon_sandbox::launch::{self, Context, Options};
+use cordon_sandbox::record::{KillReason, RunRecord, RunStatus};
+use cordon_sandbox::supervisor::Stdio;
+use rustix::fd::OwnedFd;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Everything needed to start a queued run.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub id: String,
+    pub tenant: String,
+    pub argv: Vec<String>,
+    pub policy: Policy,
+    pub run_dir: PathBuf,
+    pub cwd: PathBuf,
+}
+
+/// Bytes a running run has written so far, per stream.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub stdout: AtomicU64,
+    pub stderr: AtomicU64,
+}
+
+/// The environment the command's allowlist picks from: never the service's own, which
+/// holds its secrets.
+fn service_env() -> Vec<(String, String)> {
+    vec![
+        ("PATH".into(), cordon_sandbox::env::DEFAULT_PATH.into()),
+        ("LANG".into(), "C.UTF-8".into()),
+    ]
+}
+
+/// The run thread's body.
+pub fn run(inner: Arc<Inner>, launch: Launch) {
+    let id = launch.id.clone();
+    let ending = match claim(&inner, &launch) {
+        Ok(Some((cancel, counters))) => {
+            let ending = supervise(&inner, launch.clone(), &cancel, &counters);
+            Some(ending)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::error!(run_id = %id, error = %e, "failed to start a run");
+            Some(Ending {
+                state: Some(RunState::Failed),
+                ended_at: crate::runner::now(),
+                error: Some("the runner could not start the run".into()),
+                ..Ending::default()
+            })
+        }
+    };
+    if let Some(ending) = ending {
+        inner.finished(&launch, &ending);
+    }
+    inner.release(&launch.tenant, &id);
+}
+
+/// Registers the cancel channel, then moves the record to `running`. `None` when the run
+/// was cancelled while it waited.
+fn claim(
+    inner: &Inner,
+    launch: &Launch,
+) -> Result<Option<(UnixStream, Arc<Counters>)>, crate::store::StoreError> {
+    let (watched, cancel) = UnixStream::pair().map_err(|e| crate::store::StoreError::Decode {
+        id: launch.id.clone(),
+        field: "cancel channel",
+        why: e.to_string(),
+    })?;
+    let counters = Arc::new(Counters::default());
+    inner.attach(&launch.id, cancel, counters.clone());
+    if !inner.store.claim(&launch.id, &crate::runner::now())? {
+        return Ok(None);
+    }
+    inner.started(launch);
+    Ok(Some((watched, counters)))
+}
+
+/// Runs the command to its end and describes the ending.
+fn supervise(
+    inner: &Inner,
+    launch: Launch,
+    cancel: &UnixStream,
+    counters: &Arc<Counters>,
+) -> Ending {
+    let ctx = Context {
+        cwd: launch.cwd.clone(),
+        caller_env: service_env(),
+        registry: inner.config.state_dir.join("tenant-uids"),
+    };
+    let prepared = match launch::prepare(launch.policy, launch.argv.clone(), &ctx) {
+        Ok(p) => p,
+        Err(e) => return failed(format!("failed to prepare the run: {e}")),
+    };
+    let cap = inner.config.max_log_bytes;
+    let streams = match Streams::open(&launch.run_dir, cap, counters) {
+        Ok(s) => s,
+        Err(e) => return failed(format!("failed to open the run's logs: {e}")),
+    };
+    let (stdio, pumps) = streams.split();
+    let opts = Options {
+        helper: inner.helper.clone(),
+        grace: launch::DEFAULT_GRACE,
+        cancel: Some(cancel.as_fd()),
+        stdio,
+    };
+    let result = launch::execute(prepared, opts, |_| {});
+    let kept = pumps.join();
+    let mut ending = match result {
+        Ok(record) => from_record(&record),
+        Err(e) => failed(format!("failed to supervise the run: {e}")),
+    };
+    ending.stdout_bytes = counters.stdout.load(Ordering::Relaxed);
+    ending.stderr_bytes = counters.stderr.load(Ordering::Relaxed);
+    ending.stdout_truncated = ending.stdout_bytes > kept.0;
+    ending.stderr_truncated = ending.stderr_bytes > kept.1;
+    ending
+}
+
+fn failed(error: String) -> Ending {
+    Ending {
+        state: Some(RunState::Failed),
+        ended_at: crate::runner::now(),
+        error: Some(error),
+        ..Ending::default()
+    }
+}
+
+/// The run's two output pipes and the log files they are copied into.
+struct Streams {
+    stdin: OwnedFd,
+    out: (OwnedFd, OwnedFd),
+    err: (OwnedFd, OwnedFd),
+    files: (std::fs::File, std::fs::File),
+    cap: u64,
+    counters: Arc<Counters>,
+}
+
+/// The threads copying the pipes into the logs.
+struct Pumps {
+    out: std::thread::JoinHandle<u64>,
+    err: std::thread::JoinHandle<u64>,
+}
+
+impl Pumps {
+    /// Waits for both streams to end; the bytes kept of each.
+    fn join(self) -> (u64, u64) {
+        (self.out.join().unwrap_or(0), self.err.join().unwrap_or(0))
+    }
+}
+
+impl Streams {
+    fn open(run_dir: &Path, cap: u64, counters: &Arc<Counters>) -> std::io::Result<Streams> {
+        let log = |name: &str| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(run_dir.join(name))
+        };
+        let pipe = || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC);
+        Ok(Streams {
+            stdin: std::fs::File::open("/dev/null")?.into(),
+            out: pipe()?,
+            err: pipe()?,
+            files: (log("stdout.log")?, log("stderr.log")?),
+            cap,
+            counters: counters.clone(),
+        })
+    }
+
+    fn split(self) -> (Stdio, Pumps) {
+        let Streams {
+            stdin,
+            out,
+            err,
+            files,
+            cap,
+            counters,
+        } = self;
+        let c = counters.clone();
+        let out_pump = std::thread::spawn(move || copy_capped(out.0, files.0, cap, &c.stdout));
+        let err_pump =
+            std::thread::spawn(move || copy_capped(err.0, files.1, cap, &counters.stderr));
+        let stdio = Stdio {
+            stdin: Some(stdin),
+            stdout: Some(out.1),
+            stderr: Some(err.1),
+        };
+        (
+            stdio,
+            Pumps {
+                out: out_pump,
+                err: err_pump,
+            },
+        )
+    }
+}
+
+/// Copies a pipe into a log until the pipe ends: the first `cap` bytes are kept, the rest
+/// only counted, nothing held in memory beyond one buffer. Returns the bytes kept.
+fn copy_capped(pipe: OwnedFd, mut log: std::fs::File, cap: u64, total: &AtomicU64) -> u64 {
+    let mut pipe = std::fs::File::from(pipe);
+    let mut buf = vec![0u8; 64 << 10];
+    let mut kept = 0u64;
+    loop {
+        let n = match pipe.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "failed to read the command's output");
+                break;
+            }
+        };
+        total.fetch_add(n as u64, Ordering::Relaxed);
+        let room = usize::try_from(cap.saturating_sub(kept)).unwrap_or(usize::MAX);
+        let keep = n.min(room);
+        if keep > 0 {
+            if let Err(e) = log.write_all(&buf[..keep]) {
+                tracing::warn!(error = %e, "failed to write a run's log");
+            } else {
+                kept += keep as u64;
+            }
+        }
+    }
+    kept
+}
+
+/// A name for an enum that serialises as a plain string.
+fn name_of<T: serde::Serialize>(v: &T) -> Option<String> {
+    serde_json::to_value(v).ok()?.as_str().map(str::to_owned)
+}
+
+/// The enforced tier: the mode, and whether every layer was fully enforced.
+pub fn tier(record: &RunRecord) -> String {
+    let mode = name_of(&record.mode).unwrap_or_default();
+    let level = if record.report.is_complete() {
+        "full"
+    } else {
+        "reduced"
+    };
+    format!("{mode}/{level}")
+}
+
+/// Maps cordon's run record to the service's states.
+pub fn from_record(record: &RunRecord) -> Ending {
+    let (state, error) = state_of(record);
+    let kill_reason = match record.status {
+        RunStatus::TimedOut | RunStatus::Killed => record.kill_reason.as_ref().and_then(name_of),
+        _ => None,
+    };
+    Ending {
+        state: Some(state),
+        ended_at: crate::runner::now(),
+        exit_code: Some(record.exit_code),
+        kill_reason,
+        tier: Some(tier(record)),
+        error,
+        usage: serde_json::to_value(&record.usage).ok(),
+        report: serde_json::to_value(&record.report).ok(),
+        ..Ending::default()
+    }
+}
+
+fn state_of(record: &RunRecord) -> (RunState, Option<String>) {
+    let cmd = record.command.first().map(String::as_str).unwrap_or("");
+    match record.status {
+        RunStatus::Exited if record.exit_code == 0 => (RunState::Succeeded, None),
+        RunStatus::Exited => {
+            let why = format!("the command exited with status {}", record.exit_code);
+            (RunState::Failed, Some(why))
+        }
+        RunStatus::Signaled => {
+            let sig = record.signal.unwrap_or(0);
+            (
+                RunState::Failed,
+                Some(format!("the command was killed by signal {sig}")),
+            )
+        }
+        RunStatus::TimedOut => (
+            RunState::TimedOut,
+            Some("the run reached its time limit".into()),
+        ),
+        RunStatus::Killed => match record.kill_reason {
+            Some(KillReason::Cancel) => (RunState::Cancelled, Some("cancelled".into())),
+            Some(KillReason::SupervisorDied) => {
+                (RunState::Lost, Some("the run's supervisor died".into()))
+            }
+            Some(r) => {
+                let name = name_of(&r).unwrap_or_default();
+                (
+                    RunState::Killed,
+                    Some(format!("the run exceeded its {name} limit")),
+                )
+            }
+            None => (RunState::Killed, Some("the run was killed".into())),
+        },
+        RunStatus::SetupFailed => {
+            let why = record
+                .setup_error
+                .as_ref()
+                .map(|e| format!("sandbox setup failed: failed to {}: {}", e.step, e.error))
+                .unwrap_or_else(|| "sandbox setup failed".into());
+            (RunState::Failed, Some(why))
+        }
+        RunStatus::Refused => {
+            let short: Vec<String> = record
+                .report
+                .shortfalls()
+                .map(|l| format!("{} ({})", l.layer, l.detail))
+                .collect();
+            let why = format!(
+                "strict mode refused to run: not fully enforced: {}",
+                short.join("; ")
+            );
+            (RunState::Failed, Some(why))
+        }
+        RunStatus::NotFound => (RunState::Failed, Some(format!("command not found: {cmd}"))),
+        RunStatus::NotExecutable => (
+            RunState::Failed,
+            Some(format!("command not executable: {cmd}")),
+        ),
+    }
+}
