@@ -29,6 +29,32 @@ pub enum Command {
     /// Work with policy files.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Serve the HTTP JSON API (/v1) and the MCP endpoint (/mcp) for the configured tenants.
+    Serve(ServeArgs),
+    /// Serve the MCP tools over stdin/stdout for one tenant (logs go to stderr).
+    Mcp(McpArgs),
+    /// Create a bearer token: prints it once, and the token_sha256 line for the config.
+    Token,
+}
+
+/// The service's config file when `--config` is not given.
+pub const DEFAULT_SERVICE_CONFIG: &str = "/etc/cordon/service.toml";
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The service's TOML config (listen address, state dir, tenants and their token hashes).
+    #[arg(long, value_name = "FILE", env = "CORDON_CONFIG", default_value = DEFAULT_SERVICE_CONFIG)]
+    pub config: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct McpArgs {
+    /// The service's TOML config (listen address, state dir, tenants and their token hashes).
+    #[arg(long, value_name = "FILE", env = "CORDON_CONFIG", default_value = DEFAULT_SERVICE_CONFIG)]
+    pub config: PathBuf,
+    /// The tenant whose runs these tools create and see; default: the only configured one.
+    #[arg(long, value_name = "NAME")]
+    pub tenant: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -9,6 +9,7 @@ mod cli;
 mod doctor;
 mod profile;
 mod run;
+mod serve;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -25,6 +26,9 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => run::run(*args),
         cli::Command::Doctor(args) => doctor::doctor(args),
         cli::Command::Policy(cli::PolicyCommand::Check(args)) => run::policy_check(args),
+        cli::Command::Serve(args) => serve::serve(args),
+        cli::Command::Mcp(args) => serve::mcp(args),
+        cli::Command::Token => serve::token(),
     };
     ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(255))
 }
