@@ -102,7 +102,8 @@ fn cpu(limits: &Limits) -> Result<LayerReport, RlimitError> {
         return Ok(LayerReport::off("limit.cpu", "no CPU time limit set"));
     };
     let secs = t.as_secs() + u64::from(t.subsec_nanos() > 0);
-    let got = set(Resource::Cpu, "RLIMIT_CPU", secs)?;
+    // A program that handles SIGXCPU gets one more second before SIGKILL.
+    let got = set_with_headroom(Resource::Cpu, "RLIMIT_CPU", secs, 1)?;
     let why = "per process only: no cgroup CPU time accounting for the whole run";
     Ok(report("limit.cpu", "RLIMIT_CPU", secs, got, "s", Some(why)))
 }
@@ -173,11 +174,24 @@ fn report(
 
 /// Sets soft and hard limit to `want`, or to the current hard limit if that is lower.
 fn set(resource: Resource, name: &'static str, want: u64) -> Result<u64, RlimitError> {
+    set_with_headroom(resource, name, want, 0)
+}
+
+/// Sets the soft limit to `want` and the hard limit `headroom` above it (both capped by
+/// the current hard limit). Headroom lets the kernel's warning signal at the soft limit
+/// (SIGXCPU) end the process before the hard limit's SIGKILL, so the cause stays visible.
+fn set_with_headroom(
+    resource: Resource,
+    name: &'static str,
+    want: u64,
+    headroom: u64,
+) -> Result<u64, RlimitError> {
     let hard = getrlimit(resource).maximum;
     let value = hard.map_or(want, |h| want.min(h));
+    let ceiling = value.saturating_add(headroom);
     let limit = Rlimit {
         current: Some(value),
-        maximum: Some(value),
+        maximum: Some(hard.map_or(ceiling, |h| ceiling.min(h))),
     };
     setrlimit(resource, limit).map_err(|source| RlimitError::Set {
         name,

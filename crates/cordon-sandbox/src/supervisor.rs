@@ -161,7 +161,7 @@ pub fn run(
         let _ = cg.kill();
     }
     let mut record = finish(spec, state.seen, decode(status), rusage, started);
-    apply_kill_reason(&mut record, state.kill, watch.cgroup);
+    apply_kill_reason(&mut record, state.kill, watch.cgroup, limits.cpu);
     Ok(record)
 }
 
@@ -263,16 +263,9 @@ fn apply_kill_reason(
     record: &mut RunRecord,
     decided: Option<KillReason>,
     cgroup: Option<&RunCgroup>,
+    cpu_limit: Option<Duration>,
 ) {
     let usage = cgroup.map(|cg| cg.usage());
-    let by_kernel = match record.signal {
-        Some(libc::SIGXCPU) => Some(KillReason::Cpu),
-        Some(libc::SIGXFSZ) => Some(KillReason::FileSize),
-        Some(libc::SIGKILL) if usage.as_ref().is_some_and(|u| u.oom_kills > 0) => {
-            Some(KillReason::Memory)
-        }
-        _ => None,
-    };
     if let Some(u) = &usage {
         if u.memory_peak.is_some() {
             record.usage.peak_memory_bytes = u.memory_peak;
@@ -287,6 +280,19 @@ fn apply_kill_reason(
         record.usage.pids_limit_hits = Some(u.pids_limit_hits);
         record.usage.oom_kills = Some(u.oom_kills);
     }
+    // RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL at the hard one; a SIGKILL
+    // with the CPU budget spent is the kernel enforcing `--cpu`, not an outside kill.
+    let cpu_ms = record.user_cpu_ms + record.sys_cpu_ms;
+    let cpu_spent = cpu_limit.is_some_and(|l| cpu_ms >= l.as_secs_f64() * 1e3 * 0.95);
+    let by_kernel = match record.signal {
+        Some(libc::SIGXCPU) => Some(KillReason::Cpu),
+        Some(libc::SIGXFSZ) => Some(KillReason::FileSize),
+        Some(libc::SIGKILL) if usage.as_ref().is_some_and(|u| u.oom_kills > 0) => {
+            Some(KillReason::Memory)
+        }
+        Some(libc::SIGKILL) if cpu_spent => Some(KillReason::Cpu),
+        _ => None,
+    };
     let reason = decided.or(by_kernel);
     let Some(reason) = reason else { return };
     if matches!(record.status, RunStatus::Exited) && decided.is_none() {

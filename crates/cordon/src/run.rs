@@ -2,7 +2,7 @@
 
 use crate::cli::{CheckArgs, RunArgs};
 use cordon_policy::{Flags, Mode, Net, Policy};
-use cordon_sandbox::record::{RunRecord, RunStatus};
+use cordon_sandbox::record::{KillReason, RunRecord, RunStatus};
 use cordon_sandbox::report::Report;
 use cordon_sandbox::stage2::EXIT_SETUP;
 use cordon_sandbox::supervisor::Stdio;
@@ -174,13 +174,28 @@ fn explain(record: &RunRecord) {
         RunStatus::NotFound => eprintln!("cordon: command not found: {cmd}"),
         RunStatus::NotExecutable => eprintln!("cordon: command not executable: {cmd}"),
         RunStatus::TimedOut | RunStatus::Killed => {
-            let why = record
-                .kill_reason
-                .map(|r| format!("{r:?}").to_lowercase())
-                .unwrap_or_default();
-            eprintln!("cordon: run killed: {why} limit");
+            if let Some(reason) = record.kill_reason {
+                let name = serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                eprintln!("cordon: run killed ({name}): {}", describe_kill(reason));
+            }
         }
         RunStatus::Exited | RunStatus::Signaled => {}
+    }
+}
+
+/// What a kill reason means, in the user's terms.
+fn describe_kill(reason: KillReason) -> &'static str {
+    match reason {
+        KillReason::Timeout => "the wall-clock limit (--timeout) ran out",
+        KillReason::Memory => "the run went over its memory limit (--memory)",
+        KillReason::Pids => "the run hit its process limit (--pids)",
+        KillReason::Cpu => "the run used up its CPU time (--cpu)",
+        KillReason::FileSize => "a file reached the size limit (--file-size)",
+        KillReason::Cancel => "cordon was asked to stop (SIGTERM, SIGINT or SIGHUP)",
+        KillReason::SupervisorDied => "the supervising process died",
     }
 }
 

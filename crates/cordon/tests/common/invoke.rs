@@ -66,6 +66,11 @@ impl Cordon {
         self
     }
 
+    /// A limit flag, e.g. `.limit("--pids", "64")`.
+    pub fn limit(self, flag: &str, value: &str) -> Self {
+        self.flag(flag, value)
+    }
+
     pub fn ro(self, path: impl AsRef<Path>) -> Self {
         self.flag("--ro", path.as_ref())
     }

@@ -1,0 +1,395 @@
+//! Resource exhaustion and outliving the run: fork bombs, memory bombs, disk fill, CPU
+//! spin, stdout floods, and children that double-fork and `setsid` to survive the normal
+//! end of the run, its timeout, or a SIGKILL of cordon itself.
+//!
+//! Each attack runs against the real binary, as root (cgroup limits, a uid of the run's
+//! own) and as an unprivileged caller (no cgroup here: rlimits stand in and the report
+//! must say the limit is partial). Each has a control in which the defence is absent (no
+//! limit, or `--mode off`) and the attack visibly works, so the test proves the defence.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Forks `sys.argv[1]` sleeping children (each `sleep`s 30 s) and prints how many forks
+/// succeeded before the first refusal, then kills them.
+const FORK_BOMB: &str = "import os, signal, sys, time
+want, made, kids = int(sys.argv[1]), 0, []
+for _ in range(want):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(30)
+        os._exit(0)
+    kids.append(pid)
+    made += 1
+print(made, flush=True)
+for k in kids:
+    os.kill(k, signal.SIGKILL)";
+
+/// Touches `sys.argv[1]` MiB, 16 MiB at a time, printing the running total.
+const MEMORY_BOMB: &str = "import sys
+chunks, total = [], 0
+while total < int(sys.argv[1]):
+    chunks.append(bytearray(16 << 20))
+    total += 16
+    print(total, flush=True)
+print('done', flush=True)";
+
+/// Writes `sys.argv[2]` MiB into the file `sys.argv[1]`.
+const DISK_FILL: &str = "import sys
+with open(sys.argv[1], 'wb') as f:
+    for _ in range(int(sys.argv[2])):
+        f.write(b'x' * (1 << 20))
+        f.flush()
+print('done', flush=True)";
+
+/// `python3 -c FORK_BOMB N` under `run`, returning the number of forks that succeeded.
+fn forks_made(run: Cordon, want: u32) -> (u64, Outcome) {
+    let outcome = run.run(&[PYTHON, "-c", FORK_BOMB, &want.to_string()]);
+    let made = outcome
+        .stdout
+        .lines()
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the fork bomb printed no count\n{outcome}"));
+    (made, outcome)
+}
+
+/// The last number the memory bomb printed: MiB it had touched when it stopped.
+fn touched_mib(outcome: &Outcome) -> u64 {
+    outcome
+        .stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A shell line that leaves a survivor behind: a child that double-forks into a new
+/// session, ignores SIGTERM and sleeps for a marker number of seconds.
+fn survivor_script(marker: u64) -> String {
+    format!(
+        "(setsid sh -c 'trap \"\" TERM HUP; exec sleep {marker}' </dev/null >/dev/null 2>&1 &) ; \
+         sleep 0.3"
+    )
+}
+
+/// A number unlikely to be anyone's sleep argument, unique per call.
+fn marker() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    7_000_000 + u64::from(nanos % 1_000_000) + u64::from(std::process::id() % 1000) * 1_000_000
+}
+
+/// Host pids of processes whose command line is `sleep MARKER`.
+fn sleepers(marker: u64) -> Vec<u32> {
+    let out = Command::new("pgrep")
+        .args(["-f", &format!("^sleep {marker}$")])
+        .output()
+        .expect("failed to run pgrep");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Waits a little for `marker`'s sleepers to disappear; returns those still there.
+fn survivors_after(marker: u64, patience: Duration) -> Vec<u32> {
+    let mut left = sleepers(marker);
+    wait_until(patience, || {
+        left = sleepers(marker);
+        left.is_empty()
+    });
+    left
+}
+
+fn kill_all(pids: &[u32]) {
+    for pid in pids {
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    }
+}
+
+/// The `detail` of `layer` in the run record.
+fn layer_detail(outcome: &Outcome, layer: &str) -> String {
+    let layers = outcome.record()["report"]["layers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    layers
+        .iter()
+        .find(|l| l["layer"] == layer)
+        .and_then(|l| l["detail"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+fn kill_reason(outcome: &Outcome) -> String {
+    outcome.record()["kill_reason"]
+        .as_str()
+        .unwrap_or("none")
+        .to_string()
+}
+
+/// The level a limit gets from this caller: a cgroup for root, rlimits otherwise.
+fn expected_limit_level(caller: Caller) -> &'static str {
+    match caller {
+        Caller::Root => "enforced",
+        Caller::Unprivileged => "partial",
+    }
+}
+
+for_both_callers! {
+    /// A fork bomb against `--pids 32`: forks stop near the limit. Without the limit the
+    /// same program makes every one of its 300 children.
+    fn fork_bomb(caller) {
+        let rw = run_dir(caller);
+        let base = cordon(caller).rw(rw.path()).limit("--timeout", "60s").json();
+        let (free, control) = forks_made(base.clone().limit("--pids", "none"), 300);
+        assert_eq!(free, 300, "the control could not fork freely\n{control}");
+
+        let (made, confined) = forks_made(base.limit("--pids", "32"), 300);
+        assert!(made < 32, "the fork bomb made {made} children under --pids 32\n{confined}");
+        assert_eq!(
+            confined.layer_level("limit.pids").as_deref(),
+            Some(expected_limit_level(caller)),
+            "{confined}"
+        );
+        if caller == Caller::Unprivileged {
+            assert!(layer_detail(&confined, "limit.pids").contains("RLIMIT_NPROC"), "{confined}");
+        }
+    }
+
+    /// A memory bomb against `--memory 128MiB`: it is stopped before touching 256 MiB,
+    /// and the record names the memory limit. Without a limit it touches all 256 MiB.
+    fn memory_bomb(caller) {
+        let rw = run_dir(caller);
+        let base = cordon(caller).rw(rw.path()).limit("--timeout", "60s").json();
+        let control = base.clone().run(&[PYTHON, "-c", MEMORY_BOMB, "256"]);
+        assert!(control.stdout.contains("done"), "the control could not allocate\n{control}");
+
+        let confined = base.limit("--memory", "128MiB").run(&[PYTHON, "-c", MEMORY_BOMB, "256"]);
+        assert!(!confined.stdout.contains("done"), "the memory bomb finished\n{confined}");
+        assert!(touched_mib(&confined) <= 128, "touched {} MiB\n{confined}", touched_mib(&confined));
+        assert_ne!(confined.code(), Some(0), "{confined}");
+        assert_eq!(
+            confined.layer_level("limit.memory").as_deref(),
+            Some(expected_limit_level(caller)),
+            "{confined}"
+        );
+        if caller == Caller::Root {
+            assert_eq!(kill_reason(&confined), "memory", "{confined}");
+            assert!(confined.stderr.contains("memory"), "stderr names no reason\n{confined}");
+            let peak = confined.record()["usage"]["peak_memory_bytes"].as_u64().unwrap_or(0);
+            assert!(peak > 64 << 20 && peak <= 129 << 20, "peak {peak}\n{confined}");
+        }
+    }
+
+    /// Filling the disk through one file against `--file-size 8MiB`: the write stops at
+    /// 8 MiB. A program that keeps SIGXFSZ's default dies of it and the record says
+    /// `file_size`; Python ignores the signal and gets EFBIG instead. Without the limit
+    /// all 32 MiB are written.
+    fn disk_fill(caller) {
+        let rw = run_dir(caller);
+        let target = rw.path().join("fill.bin");
+        let file = target.to_string_lossy().into_owned();
+        let base = cordon(caller).rw(rw.path()).json();
+        let control = base.clone().run(&[PYTHON, "-c", DISK_FILL, &file, "32"]);
+        assert!(control.stdout.contains("done"), "{control}");
+        assert_eq!(std::fs::metadata(&target).unwrap().len(), 32 << 20);
+
+        let limited = base.limit("--file-size", "8MiB");
+        let confined = limited.clone().run(&[PYTHON, "-c", DISK_FILL, &file, "32"]);
+        assert!(!confined.stdout.contains("done"), "{confined}");
+        assert!(confined.stderr.contains("File too large"), "{confined}");
+        assert!(std::fs::metadata(&target).unwrap().len() <= 8 << 20);
+
+        let shell = format!("exec head -c 33554432 /dev/zero > {file}");
+        let killed = limited.run(&["/bin/sh", "-c", &shell]);
+        assert!(std::fs::metadata(&target).unwrap().len() <= 8 << 20);
+        assert_eq!(kill_reason(&killed), "file_size", "{killed}");
+        assert!(killed.stderr.contains("file_size"), "{killed}");
+    }
+
+    /// A CPU spin against `--cpu 1s`: killed for CPU, long before its 60 s timeout.
+    fn cpu_spin(caller) {
+        let rw = run_dir(caller);
+        let spin = ["/bin/sh", "-c", "while :; do :; done"];
+        let started = Instant::now();
+        let confined = cordon(caller)
+            .rw(rw.path())
+            .limit("--cpu", "1s")
+            .limit("--timeout", "60s")
+            .json()
+            .run(&spin);
+        assert_eq!(kill_reason(&confined), "cpu", "{confined}");
+        assert!(started.elapsed() < Duration::from_secs(50), "the spin ran to the timeout");
+        let cpu = confined.record()["user_cpu_ms"].as_f64().unwrap_or(0.0)
+            + confined.record()["sys_cpu_ms"].as_f64().unwrap_or(0.0);
+        assert!(cpu >= 900.0, "the record shows {cpu} ms of CPU\n{confined}");
+    }
+
+    /// A spin without `--cpu` runs until the wall clock ends it: exit 124, `timed_out`.
+    fn cpu_spin_until_timeout(caller) {
+        let rw = run_dir(caller);
+        let confined = cordon(caller)
+            .rw(rw.path())
+            .limit("--timeout", "1s")
+            .json()
+            .run(&["/bin/sh", "-c", "trap '' TERM; while :; do :; done"]);
+        confined.expect_code(124);
+        assert_eq!(confined.record()["status"], "timed_out", "{confined}");
+        assert_eq!(kill_reason(&confined), "timeout", "{confined}");
+        assert!(confined.stderr.contains("timeout"), "{confined}");
+    }
+
+    /// 512 MiB on stdout: cordon passes the stream through and its own memory stays small.
+    fn stdout_flood(caller) {
+        let rw = run_dir(caller);
+        let flood = ["/bin/sh", "-c", "head -c 536870912 /dev/zero"];
+        let mut running = cordon(caller).rw(rw.path()).spawn(&flood);
+        let pid = running.pid();
+        let mut peak_kib = 0u64;
+        while running.is_running() {
+            peak_kib = peak_kib.max(vm_hwm_kib(pid));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let outcome = running.wait();
+        outcome.expect_success();
+        assert_eq!(outcome.raw_stdout.len(), 512 << 20, "the stream was cut");
+        assert!(peak_kib < 64 << 10, "cordon's own peak RSS reached {peak_kib} KiB");
+    }
+
+    /// The command exits normally, leaving a `setsid` double-forked child that ignores
+    /// SIGTERM. Confined, it is gone when cordon returns; with `--mode off`, it stays.
+    fn setsid_survivor_after_exit(caller) {
+        let rw = run_dir(caller);
+        let base = cordon(caller).rw(rw.path());
+        let mark = marker();
+        base.clone().mode("off").run(&["/bin/sh", "-c", &survivor_script(mark)]).expect_success();
+        let escaped = survivors_after(mark, Duration::from_millis(500));
+        kill_all(&escaped);
+        assert!(!escaped.is_empty(), "the control left no survivor: the test proves nothing");
+
+        let mark = marker() + 1;
+        base.run(&["/bin/sh", "-c", &survivor_script(mark)]).expect_success();
+        let left = survivors_after(mark, Duration::from_secs(3));
+        kill_all(&left);
+        assert!(left.is_empty(), "survivors after a normal exit: {left:?}");
+    }
+
+    /// The same survivor, planted by a command that then outlives `--timeout`.
+    fn setsid_survivor_after_timeout(caller) {
+        let rw = run_dir(caller);
+        let mark = marker() + 2;
+        let script = format!("{}; trap '' TERM; sleep 600", survivor_script(mark));
+        let outcome = cordon(caller)
+            .rw(rw.path())
+            .limit("--timeout", "2s")
+            .run(&["/bin/sh", "-c", &script]);
+        outcome.expect_code(124);
+        let left = survivors_after(mark, Duration::from_secs(3));
+        kill_all(&left);
+        assert!(left.is_empty(), "survivors after the timeout: {left:?}");
+    }
+
+    /// The survivor is planted, then cordon itself is killed with SIGKILL: every process
+    /// of the run dies within a second or so (parent-death signals and the pid namespace).
+    fn setsid_survivor_after_cordon_is_killed(caller) {
+        let rw = run_dir(caller);
+        let mark = marker() + 3;
+        let script = format!("{}; sleep 600", survivor_script(mark));
+        let mut running = cordon(caller).rw(rw.path()).spawn(&["/bin/sh", "-c", &script]);
+        let planted = wait_until(Duration::from_secs(20), || !sleepers(mark).is_empty());
+        assert!(planted, "the survivor never started");
+        let status = Command::new("kill")
+            .args(["-9", &running.pid().to_string()])
+            .status()
+            .expect("failed to run kill");
+        assert!(status.success());
+        assert!(wait_until(Duration::from_secs(5), || !running.is_running()));
+        let left = survivors_after(mark, Duration::from_secs(2));
+        kill_all(&left);
+        assert!(left.is_empty(), "survivors after SIGKILL of cordon: {left:?}");
+    }
+}
+
+/// Two tenants' runs at once, as root: each has its own uid and its own cgroup, so one
+/// tenant's fork bomb cannot use up the other's process budget.
+#[test]
+fn tenants_do_not_share_a_budget() {
+    let (a, b) = (run_dir(Caller::Root), run_dir(Caller::Root));
+    let hold = "import os, time, sys
+print(os.getuid(), open('/proc/self/cgroup').read().replace(chr(10), ' '), flush=True)
+time.sleep(float(sys.argv[1]))";
+    let alpha = cordon(Caller::Root)
+        .rw(a.path())
+        .tenant("budget-alpha")
+        .limit("--pids", "16")
+        .spawn(&[PYTHON, "-c", hold, "3"]);
+    let (made, beta) = forks_made(
+        cordon(Caller::Root)
+            .rw(b.path())
+            .tenant("budget-beta")
+            .limit("--pids", "16"),
+        12,
+    );
+    let alpha = alpha.wait();
+    alpha.expect_success();
+    assert_eq!(
+        made, 12,
+        "beta's budget was shared with alpha's run\n{beta}"
+    );
+    let alpha_uid = alpha
+        .stdout
+        .split_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_string();
+    assert!(!alpha_uid.is_empty() && alpha_uid != "0", "{alpha}");
+}
+
+/// `/proc/PID/status` VmHWM of a live process, in KiB (0 once it is gone).
+fn vm_hwm_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Every cgroup a run creates is gone when cordon returns, whether the run exited, timed
+/// out or hit a limit.
+#[test]
+fn runs_leave_no_cgroup_behind() {
+    let rw = run_dir(Caller::Root);
+    let base = cordon(Caller::Root).rw(rw.path()).json();
+    let runs = [
+        base.clone().run(&["/bin/true"]),
+        base.clone()
+            .limit("--timeout", "1s")
+            .run(&["/bin/sh", "-c", "sleep 30 & sleep 30"]),
+        base.limit("--memory", "64MiB")
+            .run(&[PYTHON, "-c", MEMORY_BOMB, "256"]),
+    ];
+    for outcome in &runs {
+        let detail = layer_detail(outcome, "kill");
+        let path = detail
+            .split_whitespace()
+            .find(|w| w.starts_with("/sys/fs/cgroup/"))
+            .unwrap_or_else(|| panic!("the record names no cgroup\n{outcome}"));
+        assert!(
+            !std::path::Path::new(path).exists(),
+            "{path} is left behind\n{outcome}"
+        );
+    }
+}
