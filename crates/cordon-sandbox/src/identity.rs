@@ -333,8 +333,29 @@ fn per_capability_sets() -> (u64, u64) {
 
 /// Reads this process's credentials back from the kernel and refuses uid 0 or any
 /// remaining capability. Returns the report line on success.
-pub fn verify(expected_uid: Option<u32>) -> Result<LayerReport, IdentityError> {
-    check(&Credentials::current()?, expected_uid)
+///
+/// `could_drop_bounding` says whether this process was able to empty its bounding set
+/// (root, or inside a user namespace of its own). An unprivileged process without one
+/// cannot (it lacks CAP_SETPCAP) and every process starts with a full bounding set; there
+/// the set is accepted as long as `no_new_privs` is on, which keeps any exec from gaining
+/// a capability in it.
+pub fn verify(
+    expected_uid: Option<u32>,
+    could_drop_bounding: bool,
+) -> Result<LayerReport, IdentityError> {
+    let mut creds = Credentials::current()?;
+    let inert_bounding = !could_drop_bounding && thread::no_new_privs().unwrap_or(false);
+    if inert_bounding {
+        creds.caps[3].1 = 0;
+    }
+    let mut report = check(&creds, expected_uid)?;
+    if inert_bounding {
+        report.detail.push_str(
+            " (the bounding set stays full without privilege to drop it; no_new_privs keeps \
+             it from granting anything)",
+        );
+    }
+    Ok(report)
 }
 
 /// The pure part of [`verify`].

@@ -197,7 +197,7 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
         seccomp::install(policy.net == Net::Deny, unix_fallback).map_err(at("install seccomp"))?;
     report.push(filter);
     let expected = spec.run_ids.filter(|_| root).map(|(uid, _)| uid);
-    report.push(identity::verify(expected).map_err(at("verify the identity"))?);
+    report.push(identity::verify(expected, root || ns.user).map_err(at("verify the identity"))?);
     report.push(fds::cloexec_above_stdio().map_err(at("close inherited descriptors"))?);
     if policy.mode == Mode::Strict && !report.is_complete() {
         send(
