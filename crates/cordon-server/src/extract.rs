@@ -43,16 +43,34 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 /// Parses a JSON body, telling bad syntax (`malformed_json`) from a well-formed body of the
 /// wrong shape (`invalid_request`); serde's text names the line, column and field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| json_error(e.inner(), with_path(&e)))?;
+    de.end().map_err(|e| json_error(&e, e.to_string()))?;
+    Ok(value)
+}
+
+fn json_error(e: &serde_json::Error, text: String) -> ApiError {
+    match e.classify() {
         serde_json::error::Category::Data => {
-            ApiError::invalid(format!("invalid request body: {e}"))
+            ApiError::invalid(format!("invalid request body: {text}"))
         }
         _ => ApiError::client(
             StatusCode::BAD_REQUEST,
             "malformed_json",
-            format!("malformed JSON in the request body: {e}"),
+            format!("malformed JSON in the request body: {text}"),
         ),
-    })
+    }
+}
+
+/// `field.sub[2]: what is wrong`, or just what is wrong at the top level.
+fn with_path<E: std::fmt::Display>(e: &serde_path_to_error::Error<E>) -> String {
+    let path = e.path().to_string();
+    if path == "." {
+        e.inner().to_string()
+    } else {
+        format!("{path}: {}", e.inner())
+    }
 }
 
 fn check_content_type(req: &Request) -> Result<(), ApiError> {
@@ -77,8 +95,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryArgs<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
         let query = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str(query)
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
             .map(QueryArgs)
-            .map_err(|e| ApiError::invalid(format!("invalid query string: {e}")))
+            .map_err(|e| ApiError::invalid(format!("invalid query string: {}", with_path(&e))))
     }
 }

@@ -1,0 +1,557 @@
+//! The HTTP JSON API driven by a plain HTTP client against a real `cordon serve`: tokens,
+//! tenant isolation, and bad input that must get its precise 4xx and change nothing.
+
+mod service;
+
+use serde_json::{json, Value};
+use service::*;
+
+const MAX_BODY: usize = 65_536;
+const MAX_INLINE: usize = 4_096;
+
+fn limits() -> String {
+    format!("max_body_bytes = {MAX_BODY}\nmax_inline_bytes = {MAX_INLINE}\n")
+}
+
+#[test]
+fn missing_or_wrong_token_is_401_and_audited() {
+    let setup = Setup::new(&["alice"], &limits());
+    let server = setup.serve();
+    let alice = setup.tenant("alice");
+    for (token, fragment) in [
+        (None, "missing bearer token"),
+        (Some("cordon_not-a-real-token"), "unknown bearer token"),
+        (Some(""), "malformed authorization header"),
+    ] {
+        let (status, body) = server.get(token, "/v1/runs");
+        assert_eq!(status, 401, "{token:?}: {body}");
+        assert_eq!(error_code(&body), "unauthorized");
+        assert!(error_message(&body).contains(fragment), "{body}");
+        let (status, _) = server.post_raw(
+            token,
+            "/v1/runs",
+            "application/json",
+            b"{\"argv\":[\"/bin/true\"]}",
+        );
+        assert_eq!(status, 401);
+    }
+    // Another tenant's token hash is not a token.
+    let hash_line = std::fs::read_to_string(setup.config_path()).expect("config");
+    let hash = hash_line
+        .split("token_sha256 = \"")
+        .nth(1)
+        .expect("hash")
+        .split('"')
+        .next();
+    assert_eq!(server.get(hash, "/v1/runs").0, 401);
+    // The MCP endpoint is behind the same check.
+    let (status, _) = server.post_raw(None, "/mcp", "application/json", b"{}");
+    assert_eq!(status, 401);
+    assert!(
+        server.run_ids(alice).is_empty(),
+        "a refused submission created a run"
+    );
+    let audit = audit_text(&setup);
+    assert!(
+        audit.contains("unknown bearer token"),
+        "audit log lacks the refusal:\n{audit}"
+    );
+    assert!(
+        audit.contains("missing bearer token"),
+        "audit log lacks the refusal:\n{audit}"
+    );
+}
+
+fn audit_text(setup: &Setup) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(setup.state_dir())
+        .expect("the state dir")
+        .flatten()
+    {
+        if entry.file_name().to_string_lossy().starts_with("audit") {
+            text.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+    }
+    text
+}
+
+#[test]
+fn tenants_cannot_read_cancel_or_list_each_others_runs() {
+    let setup = Setup::new(&["alice", "bob"], &limits());
+    let server = setup.serve();
+    let (alice, bob) = (setup.tenant("alice"), setup.tenant("bob"));
+    let run = server.submit(alice, argv(&["sleep", "60"]));
+    let id = run["id"].as_str().expect("an id").to_string();
+    server.wait_state(alice, &id, "running");
+
+    let unknown = "0123456789abcdef0123456789abcdef";
+    for path in [
+        "/v1/runs/{}",
+        "/v1/runs/{}/logs?stream=stdout",
+        "/v1/runs/{}/artifacts",
+        "/v1/runs/{}/artifacts/content?path=stdout.log",
+    ] {
+        let theirs = server.get(Some(&bob.token), &path.replace("{}", &id));
+        let nobodys = server.get(Some(&bob.token), &path.replace("{}", unknown));
+        assert_eq!(theirs.0, 404, "{path}: {}", theirs.1);
+        assert_eq!(nobodys.0, 404, "{path}: {}", nobodys.1);
+        assert_eq!(error_code(&theirs.1), "not_found");
+        // Exactly like an unknown id: same code, same text but for the id itself.
+        assert_eq!(
+            error_message(&theirs.1).replace(&id, "ID"),
+            error_message(&nobodys.1).replace(unknown, "ID"),
+            "{path}"
+        );
+    }
+    let (status, body) = server.post(&bob.token, &format!("/v1/runs/{id}/cancel"), &json!({}));
+    assert_eq!(status, 404, "{body}");
+    assert!(server.run_ids(bob).is_empty(), "bob sees alice's runs");
+    let (_, listed) = server.get(Some(&bob.token), "/v1/runs?state=running");
+    assert_eq!(listed["runs"], json!([]));
+
+    // Alice's run was not touched by any of it.
+    let (status, mine) = server.get(Some(&alice.token), &format!("/v1/runs/{id}"));
+    assert_eq!((status, mine["state"].as_str()), (200, Some("running")));
+    assert_eq!(server.run_ids(alice), vec![id.clone()]);
+    let (status, cancelled) =
+        server.post(&alice.token, &format!("/v1/runs/{id}/cancel"), &json!({}));
+    assert_eq!(status, 200, "{cancelled}");
+    assert_eq!(server.wait_final(alice, &id)["state"], "cancelled");
+}
+
+/// One bad request: what is sent, and the status and code it must get.
+struct Bad {
+    name: &'static str,
+    body: Vec<u8>,
+    content_type: &'static str,
+    status: u16,
+    code: &'static str,
+    /// A piece of the message that names the problem.
+    names: &'static str,
+}
+
+fn bad(
+    name: &'static str,
+    body: Value,
+    status: u16,
+    code: &'static str,
+    names: &'static str,
+) -> Bad {
+    Bad {
+        name,
+        body: serde_json::to_vec(&body).expect("JSON"),
+        content_type: "application/json",
+        status,
+        code,
+        names,
+    }
+}
+
+fn inline(path: &str, content: &str) -> Value {
+    json!({ "argv": ["/bin/true"], "inputs": [{ "kind": "inline", "path": path, "content": content }] })
+}
+
+fn bad_submissions() -> Vec<Bad> {
+    let raw = |name, body: &str, status, code, names| Bad {
+        name,
+        body: body.as_bytes().to_vec(),
+        content_type: "application/json",
+        status,
+        code,
+        names,
+    };
+    vec![
+        raw(
+            "malformed JSON",
+            "{\"argv\": [\"/bin/true\"",
+            400,
+            "malformed_json",
+            "line 1",
+        ),
+        raw(
+            "not JSON at all",
+            "argv=/bin/true",
+            400,
+            "malformed_json",
+            "malformed JSON",
+        ),
+        Bad {
+            content_type: "text/plain",
+            ..raw(
+                "wrong content type",
+                "{\"argv\":[\"/bin/true\"]}",
+                415,
+                "unsupported_media_type",
+                "Content-Type",
+            )
+        },
+        bad(
+            "unknown field",
+            json!({"argv": ["/bin/true"], "shell": "rm -rf /"}),
+            400,
+            "invalid_request",
+            "unknown field `shell`",
+        ),
+        bad(
+            "unknown limit",
+            json!({"argv": ["/bin/true"], "limits": {"gpu": "1"}}),
+            400,
+            "invalid_request",
+            "unknown field `gpu`",
+        ),
+        bad(
+            "argv as a string",
+            json!({"argv": "/bin/true"}),
+            400,
+            "invalid_request",
+            "argv",
+        ),
+        bad(
+            "empty argv",
+            json!({"argv": []}),
+            400,
+            "invalid_request",
+            "argv",
+        ),
+        bad(
+            "NUL in argv",
+            json!({"argv": ["/bin/true\u{0}x"]}),
+            400,
+            "invalid_request",
+            "argv",
+        ),
+        bad(
+            "traversal in an inline path",
+            inline("../escape.txt", "x"),
+            400,
+            "invalid_request",
+            "path",
+        ),
+        bad(
+            "deep traversal",
+            inline("a/../../escape.txt", "x"),
+            400,
+            "invalid_request",
+            "path",
+        ),
+        bad(
+            "absolute inline path",
+            inline("/tmp/escape.txt", "x"),
+            400,
+            "invalid_request",
+            "path",
+        ),
+        bad(
+            "NUL in an inline path",
+            inline("a\u{0}b", "x"),
+            400,
+            "invalid_request",
+            "path",
+        ),
+        bad(
+            "traversal in a copy",
+            json!({"argv": ["/bin/true"], "inputs": [{"kind": "copy", "root": "runs", "path": "../../etc/passwd"}]}),
+            400,
+            "invalid_request",
+            "path",
+        ),
+        bad(
+            "absolute copy source",
+            json!({"argv": ["/bin/true"], "inputs": [{"kind": "copy", "root": "runs", "path": "/etc/passwd"}]}),
+            400,
+            "invalid_request",
+            "path",
+        ),
+        bad(
+            "traversal in a copy destination",
+            json!({"argv": ["/bin/true"], "inputs": [{"kind": "copy", "root": "shared", "path": "data.txt", "to": "../../x"}]}),
+            400,
+            "invalid_request",
+            "to",
+        ),
+        bad(
+            "unknown shared root",
+            json!({"argv": ["/bin/true"], "inputs": [{"kind": "copy", "root": "nowhere", "path": "x"}]}),
+            400,
+            "invalid_request",
+            "root",
+        ),
+        bad(
+            "traversal in cwd",
+            json!({"argv": ["/bin/true"], "cwd": "../.."}),
+            400,
+            "invalid_request",
+            "cwd",
+        ),
+        bad(
+            "mode off",
+            json!({"argv": ["/bin/true"], "mode": "off"}),
+            403,
+            "forbidden",
+            "off",
+        ),
+        bad(
+            "network not allowed",
+            json!({"argv": ["/bin/true"], "net": "allow"}),
+            403,
+            "forbidden",
+            "net",
+        ),
+        bad(
+            "oversized inline file",
+            inline("big.txt", &"x".repeat(MAX_INLINE + 1)),
+            413,
+            "too_large",
+            "4096",
+        ),
+        bad(
+            "oversized body",
+            inline("big.txt", &"x".repeat(MAX_BODY + 1)),
+            413,
+            "too_large",
+            "65536",
+        ),
+    ]
+}
+
+#[test]
+fn bad_submissions_get_their_precise_4xx_and_change_nothing() {
+    let shared = tempfile::tempdir_in("/tmp").expect("a shared folder");
+    std::fs::write(shared.path().join("data.txt"), "shared").expect("shared file");
+    let extra = format!(
+        "{}\n[shared_roots]\nshared = \"{}\"\n",
+        limits(),
+        shared.path().display()
+    );
+    let setup = Setup::new(&["alice"], &extra);
+    let server = setup.serve();
+    let alice = setup.tenant("alice");
+    for case in bad_submissions() {
+        let (status, body) = server.post_raw(
+            Some(&alice.token),
+            "/v1/runs",
+            case.content_type,
+            &case.body,
+        );
+        assert_eq!(status, case.status, "{}: {body}", case.name);
+        assert_eq!(error_code(&body), case.code, "{}: {body}", case.name);
+        assert!(
+            error_message(&body).contains(case.names),
+            "{}: the message does not name {:?}: {body}",
+            case.name,
+            case.names
+        );
+    }
+    assert!(
+        server.run_ids(alice).is_empty(),
+        "a refused submission created a run"
+    );
+    // At most the tenant's own (empty) folder may exist: no run folder, no file.
+    assert_eq!(
+        tree(&setup.run_root())
+            .into_iter()
+            .filter(|p| p != "alice")
+            .collect::<Vec<_>>(),
+        Vec::<String>::new(),
+        "a refused submission wrote files"
+    );
+    assert_eq!(
+        std::fs::read_to_string(shared.path().join("data.txt"))
+            .ok()
+            .as_deref(),
+        Some("shared")
+    );
+}
+
+#[test]
+fn bad_queries_and_unknown_ids_get_their_precise_4xx() {
+    let setup = Setup::new(&["alice"], &limits());
+    let server = setup.serve();
+    let alice = setup.tenant("alice");
+    let view = server.submit(
+        alice,
+        json!({
+            "argv": ["/bin/sh", "-c", "echo hello; echo data > out.txt"],
+        }),
+    );
+    let id = view["id"].as_str().expect("an id").to_string();
+    assert_eq!(server.wait_final(alice, &id)["state"], "succeeded");
+    let cases: Vec<(String, u16, &str, &str)> = vec![
+        ("/v1/runs/nope".into(), 404, "not_found", "nope"),
+        (
+            "/v1/runs/nope/logs?stream=stdout".into(),
+            404,
+            "not_found",
+            "nope",
+        ),
+        (
+            "/v1/runs?state=exploded".into(),
+            400,
+            "invalid_request",
+            "exploded",
+        ),
+        (
+            "/v1/runs?limit=-1".into(),
+            400,
+            "invalid_request",
+            "invalid",
+        ),
+        (
+            "/v1/runs?sort=evil".into(),
+            400,
+            "invalid_request",
+            "unknown field `sort`",
+        ),
+        (
+            format!("/v1/runs/{id}/logs"),
+            400,
+            "invalid_request",
+            "stream",
+        ),
+        (
+            format!("/v1/runs/{id}/logs?stream=stdin"),
+            400,
+            "invalid_request",
+            "stdin",
+        ),
+        (
+            format!("/v1/runs/{id}/artifacts/content?path=../../../etc/passwd"),
+            400,
+            "invalid_request",
+            "path",
+        ),
+        (
+            format!("/v1/runs/{id}/artifacts/content?path=/etc/passwd"),
+            400,
+            "invalid_request",
+            "path",
+        ),
+        (
+            format!("/v1/runs/{id}/artifacts/content?path=out.txt%00x"),
+            400,
+            "invalid_request",
+            "path",
+        ),
+        (
+            format!("/v1/runs/{id}/artifacts/content?path=missing.txt"),
+            400,
+            "invalid_request",
+            "missing.txt",
+        ),
+        (
+            "/v1/nothing-here".into(),
+            404,
+            "unknown_route",
+            "/v1/nothing-here",
+        ),
+    ];
+    for (path, status, code, names) in cases {
+        let (got, body) = server.get(Some(&alice.token), &path);
+        assert_eq!(got, status, "{path}: {body}");
+        assert_eq!(error_code(&body), code, "{path}: {body}");
+        assert!(error_message(&body).contains(names), "{path}: {body}");
+    }
+    let (status, body) = server.post(&alice.token, "/v1/runs?wait=100000", &argv(&["/bin/true"]));
+    assert_eq!(
+        (status, error_code(&body)),
+        (400, "invalid_request"),
+        "{body}"
+    );
+    let (status, body) = server.post(&alice.token, "/v1/runs/nope/cancel", &json!({}));
+    assert_eq!((status, error_code(&body)), (404, "not_found"), "{body}");
+    assert_eq!(
+        server.run_ids(alice),
+        vec![id.clone()],
+        "a bad request created a run"
+    );
+
+    // The good answers, for contrast.
+    let (status, logs) = server.get(
+        Some(&alice.token),
+        &format!("/v1/runs/{id}/logs?stream=stdout&tail_lines=5"),
+    );
+    assert_eq!(
+        (status, logs["text"].as_str()),
+        (200, Some("hello\n")),
+        "{logs}"
+    );
+    let (status, file) = server.get(
+        Some(&alice.token),
+        &format!("/v1/runs/{id}/artifacts/content?path=out.txt"),
+    );
+    assert_eq!(
+        (status, file["text"].as_str()),
+        (200, Some("data\n")),
+        "{file}"
+    );
+}
+
+#[test]
+fn artifacts_that_escape_through_symlinks_are_refused() {
+    let setup = Setup::new(&["alice"], &limits());
+    let server = setup.serve();
+    let alice = setup.tenant("alice");
+    // The run plants symlinks to a host file and to the host's root.
+    let view = server.submit(
+        alice,
+        json!({
+            "argv": ["/bin/sh", "-c", "ln -s /etc/passwd leak; ln -s / root; echo ok > real.txt"],
+        }),
+    );
+    let id = view["id"].as_str().expect("an id").to_string();
+    assert_eq!(server.wait_final(alice, &id)["state"], "succeeded");
+    for path in ["leak", "root/etc/passwd"] {
+        let (status, body) = server.get(
+            Some(&alice.token),
+            &format!("/v1/runs/{id}/artifacts/content?path={path}"),
+        );
+        assert!((400..500).contains(&status), "{path}: {status} {body}");
+        assert!(
+            body["text"].is_null() && body["base64"].is_null(),
+            "{path} leaked: {body}"
+        );
+    }
+    // Copying the planted symlink into a new run is refused too, and creates no run.
+    let (status, body) = server.post(
+        &alice.token,
+        "/v1/runs",
+        &json!({
+            "argv": ["/bin/cat", "leak"],
+            "inputs": [{ "kind": "copy", "root": "runs", "path": format!("{id}/leak") }],
+        }),
+    );
+    assert!((400..500).contains(&status), "{status} {body}");
+    assert_eq!(server.run_ids(alice), vec![id.clone()]);
+    let (status, listed) = server.get(Some(&alice.token), &format!("/v1/runs/{id}/artifacts"));
+    assert_eq!(status, 200, "{listed}");
+    let kinds: Vec<(String, String)> = listed["artifacts"]
+        .as_array()
+        .expect("artifacts")
+        .iter()
+        .map(|a| {
+            (
+                a["path"].as_str().unwrap_or("").into(),
+                a["kind"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    assert!(
+        kinds.contains(&("leak".into(), "symlink".into())),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("real.txt".into(), "file".into())),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn server_stops_gracefully_on_sigterm() {
+    let setup = Setup::new(&["alice"], &limits());
+    let server = setup.serve();
+    let alice = setup.tenant("alice");
+    let view = server.submit(alice, argv(&["sleep", "60"]));
+    let id = view["id"].as_str().expect("an id").to_string();
+    server.wait_state(alice, &id, "running");
+    assert!(server.terminate(), "cordon serve did not exit 0 on SIGTERM");
+}
