@@ -34,9 +34,10 @@ pub fn doctor(args: DoctorArgs) -> i32 {
     0
 }
 
-#[allow(clippy::print_stdout)]
+/// Writes the findings; a closed stdout (`cordon doctor | head`) is not an error.
 fn print_out(s: &str) {
-    println!("{s}");
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{s}");
 }
 
 fn findings() -> Findings {

@@ -94,9 +94,13 @@ fn cancel_pipe() -> std::io::Result<UnixStream> {
     Ok(read)
 }
 
-#[allow(clippy::print_stdout)]
+/// Writes the run record; a closed stdout loses the record but not the exit code.
 fn println_record(line: &str) {
-    println!("{line}");
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+        tracing::warn!("failed to write the run record: stdout is closed");
+    }
 }
 
 fn load_policy(args: RunArgs) -> Result<Policy, String> {
@@ -233,5 +237,5 @@ pub fn probe_report() -> Result<Report, String> {
 
 /// One line on the host's cgroup layout, for `cordon doctor`.
 pub fn cgroup_summary() -> String {
-    format!("{:?}", cordon_sandbox::cgroup::detect())
+    cordon_sandbox::cgroup::detect().describe()
 }

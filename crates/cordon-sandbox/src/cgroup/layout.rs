@@ -42,6 +42,33 @@ pub enum Layout {
     None(String),
 }
 
+impl Layout {
+    /// One line for people: the layout, and each hierarchy with its controllers.
+    pub fn describe(&self) -> String {
+        let one = |h: &Hierarchy| {
+            let controllers = if h.controllers.is_empty() {
+                "no controllers".to_string()
+            } else {
+                h.controllers.join(",")
+            };
+            let kill = if h.kill { ", cgroup.kill" } else { "" };
+            format!("{} ({controllers}{kill})", h.mount.display())
+        };
+        match self {
+            Layout::V2(h) => format!("cgroup v2: {}", one(h)),
+            Layout::Hybrid { v1, unified } => {
+                let v1: Vec<String> = v1.iter().map(one).collect();
+                format!("hybrid: v1 {}; v2 {}", v1.join(", "), one(unified))
+            }
+            Layout::V1(v1) => {
+                let v1: Vec<String> = v1.iter().map(one).collect();
+                format!("cgroup v1: {}", v1.join(", "))
+            }
+            Layout::None(why) => format!("none usable: {why}"),
+        }
+    }
+}
+
 /// Reads this process's view of the host's cgroups.
 pub fn detect() -> Layout {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
