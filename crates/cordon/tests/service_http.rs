@@ -555,3 +555,43 @@ fn server_stops_gracefully_on_sigterm() {
     server.wait_state(alice, &id, "running");
     assert!(server.terminate(), "cordon serve did not exit 0 on SIGTERM");
 }
+
+/// An internal failure (here: the tenant's run folder replaced by a file behind the
+/// service's back) answers 500 with a generic text and a request id; the detail is in the
+/// service's log under that id, never in the answer.
+#[test]
+fn internal_errors_say_nothing_internal_and_are_logged_once() {
+    let setup = Setup::new(&["alice"], &limits());
+    let server = setup.serve();
+    let alice = setup.tenant("alice");
+    let tenant_dir = setup.run_root().join("alice");
+    let _ = std::fs::remove_dir_all(&tenant_dir);
+    std::fs::create_dir_all(setup.run_root()).expect("the run root");
+    std::fs::write(&tenant_dir, "not a folder").expect("a file in the way");
+    let (status, body) = server.post(&alice.token, "/v1/runs", &argv(&["/bin/true"]));
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(error_code(&body), "internal");
+    let message = error_message(&body);
+    let request_id = message
+        .split("request id ")
+        .nth(1)
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("no request id in {message:?}"));
+    assert!(
+        !message.contains("/tmp") && !message.contains("alice"),
+        "{message}"
+    );
+    let logged = wait_until(PATIENCE, || {
+        server
+            .log()
+            .lines()
+            .any(|l| l.contains(request_id) && l.contains("request failed"))
+    });
+    assert!(
+        logged,
+        "the detail was not logged with the request id:\n{}",
+        server.log()
+    );
+    let failures = server.log().matches("request failed").count();
+    assert_eq!(failures, 1, "logged more than once:\n{}", server.log());
+}
