@@ -57,6 +57,9 @@ pub struct Usage {
     pub peak_memory_source: Option<String>,
     /// Processes started, where known.
     pub processes: Option<u64>,
+    /// Most processes and threads alive at once (the pids cgroup's peak), where known.
+    #[serde(default)]
+    pub peak_processes: Option<u64>,
     /// Times a fork was refused by the process limit (cgroup hosts).
     pub pids_limit_hits: Option<u64>,
     /// Processes killed by the kernel's OOM killer inside the run's cgroup.

@@ -278,6 +278,7 @@ fn apply_kill_reason(
             record.usage.sys_cpu_ms = record.sys_cpu_ms;
         }
         record.usage.pids_limit_hits = Some(u.pids_limit_hits);
+        record.usage.peak_processes = u.pids_peak;
         record.usage.oom_kills = Some(u.oom_kills);
     }
     // RLIMIT_CPU sends SIGXCPU at the soft limit and SIGKILL at the hard one; a SIGKILL
@@ -426,6 +427,7 @@ fn finish(
         peak_memory_bytes: u64::try_from(ru.ru_maxrss).ok().map(|kib| kib * 1024),
         peak_memory_source: Some("largest resident set of any process of the run".into()),
         processes: None,
+        peak_processes: None,
         pids_limit_hits: None,
         oom_kills: None,
     };
