@@ -34,6 +34,10 @@ pub struct ErrorDetail {
 #[derive(Debug, Clone)]
 pub struct InternalDetail(pub String);
 
+/// Marks an answer whose refusal the engine already wrote to the audit log.
+#[derive(Debug, Clone, Copy)]
+pub struct Audited;
+
 /// An error answer of the HTTP API.
 #[derive(Debug, Clone)]
 pub enum ApiError {
@@ -42,6 +46,8 @@ pub enum ApiError {
         status: StatusCode,
         code: &'static str,
         message: String,
+        /// Whether the refusal is already in the audit log.
+        audited: bool,
     },
     /// A 5xx answer: the detail is logged, the client sees a generic text.
     Internal(String),
@@ -53,11 +59,30 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            audited: false,
+        }
+    }
+
+    /// The same error, marked as already written to the audit log.
+    pub fn audited(self) -> Self {
+        match self {
+            ApiError::Client {
+                status,
+                code,
+                message,
+                ..
+            } => ApiError::Client {
+                status,
+                code,
+                message,
+                audited: true,
+            },
+            internal => internal,
         }
     }
 
     pub fn unauthorized(message: &str) -> Self {
-        Self::client(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::client(StatusCode::UNAUTHORIZED, "unauthorized", message).audited()
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -88,6 +113,7 @@ impl From<RunnerError> for ApiError {
             status,
             code: runner_code(&err),
             message: err.to_string(),
+            audited: false,
         }
     }
 }
@@ -109,7 +135,14 @@ impl IntoResponse for ApiError {
                 status,
                 code,
                 message,
-            } => (status, body(code, message)).into_response(),
+                audited,
+            } => {
+                let mut response = (status, body(code, message)).into_response();
+                if audited {
+                    response.extensions_mut().insert(Audited);
+                }
+                response
+            }
             ApiError::Internal(detail) => {
                 let mut response = StatusCode::INTERNAL_SERVER_ERROR.into_response();
                 response.extensions_mut().insert(InternalDetail(detail));

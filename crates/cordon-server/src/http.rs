@@ -7,7 +7,7 @@
 //! records each method and path so that a test can hold the OpenAPI document to them.
 
 use crate::auth::require_tenant;
-use crate::error::{body, ApiError, InternalDetail};
+use crate::error::{body, ApiError, Audited, ErrorBody, InternalDetail};
 use crate::extract::{JsonBody, QueryArgs};
 use crate::openapi;
 use axum::extract::{Path, Request, State};
@@ -128,7 +128,13 @@ pub fn route_table() -> Vec<(Method, &'static str)> {
 pub fn app(state: AppState, mcp: Router<AppState>) -> Router {
     let routes = routes();
     let auth = middleware::from_fn_with_state(state.clone(), require_tenant);
-    let protected = routes.protected.merge(mcp).route_layer(auth);
+    let audit = middleware::from_fn_with_state(state.clone(), audit_refusals);
+    // Layers run outermost last: the token check first, then the audit of refusals.
+    let protected = routes
+        .protected
+        .merge(mcp)
+        .route_layer(audit)
+        .route_layer(auth);
     Router::new()
         .merge(protected)
         .merge(routes.public)
@@ -183,6 +189,25 @@ async fn conceal_internal(req: Request, next: Next) -> Response {
     (status, body("internal", message)).into_response()
 }
 
+/// Writes each refused request of an authenticated tenant to the audit log, unless the
+/// engine already did (it records its own refusals of submissions).
+async fn audit_refusals(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let tenant = req.extensions().get::<TenantName>().cloned();
+    let what = format!("{} {}", req.method(), req.uri().path());
+    let (parts, body) = next.run(req).await.into_parts();
+    if parts.status.is_client_error() && parts.extensions.get::<Audited>().is_none() {
+        let bytes = axum::body::to_bytes(body, usize::MAX)
+            .await
+            .unwrap_or_default();
+        let why = serde_json::from_slice::<ErrorBody>(&bytes)
+            .map(|b| b.error.message)
+            .unwrap_or_else(|_| parts.status.to_string());
+        state.runner.audit_refusal(tenant.as_ref(), &what, &why);
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    }
+    Response::from_parts(parts, body)
+}
+
 async fn unknown_route(method: Method, uri: axum::http::Uri) -> ApiError {
     ApiError::client(
         StatusCode::NOT_FOUND,
@@ -211,7 +236,8 @@ async fn submit(
             "invalid wait: {wait} is more than {MAX_WAIT_SECONDS} seconds"
         )));
     }
-    let mut view = state.runner.submit(&tenant, req).await?;
+    let submitted = state.runner.submit(&tenant, req).await;
+    let mut view = submitted.map_err(|e| ApiError::from(e).audited())?;
     if wait > 0 {
         let timeout = Duration::from_secs(u64::from(wait));
         view = state.runner.wait(&tenant, &view.id, timeout).await?;

@@ -71,7 +71,14 @@ impl CordonMcp {
         };
         match outcome {
             Ok(value) => success(value),
-            Err(err) => failure(&name, tenant, err),
+            Err(err) => {
+                if err.needs_audit() {
+                    let what = format!("MCP tool {name}");
+                    self.runner
+                        .audit_refusal(Some(tenant), &what, &err.to_string());
+                }
+                failure(&name, tenant, err)
+            }
         }
     }
 }

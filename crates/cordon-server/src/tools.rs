@@ -67,7 +67,12 @@ pub enum ToolError {
     #[error("unknown tool {0}: call list_tools for the names")]
     UnknownTool(String),
     #[error("{code}: {message}")]
-    Refused { code: &'static str, message: String },
+    Refused {
+        code: &'static str,
+        message: String,
+        /// Whether the engine already wrote the refusal to the audit log.
+        audited: bool,
+    },
     /// The detail is logged by the adapter; the client sees a generic text.
     #[error("internal error; the server log has the detail")]
     Internal(String),
@@ -81,6 +86,28 @@ impl From<RunnerError> for ToolError {
         ToolError::Refused {
             code: runner_code(&err),
             message: err.to_string(),
+            audited: false,
+        }
+    }
+}
+
+impl ToolError {
+    /// Whether the refusal still needs an audit log entry.
+    pub fn needs_audit(&self) -> bool {
+        !matches!(
+            self,
+            ToolError::Internal(_) | ToolError::Refused { audited: true, .. }
+        )
+    }
+
+    fn audited(self) -> Self {
+        match self {
+            ToolError::Refused { code, message, .. } => ToolError::Refused {
+                code,
+                message,
+                audited: true,
+            },
+            other => other,
         }
     }
 }
@@ -280,7 +307,8 @@ pub async fn call(
 ) -> Result<Value, ToolError> {
     let value = match call {
         ToolCall::Run { req, wait } => {
-            let view = runner.submit(tenant, *req).await?;
+            let submitted = runner.submit(tenant, *req).await;
+            let view = submitted.map_err(|e| ToolError::from(e).audited())?;
             to_json(&runner.wait(tenant, &view.id, wait).await?)?
         }
         ToolCall::Status { id } => to_json(&runner.status(tenant, &id).await?)?,

@@ -346,6 +346,24 @@ fn bad_submissions_get_their_precise_4xx_and_change_nothing() {
         server.run_ids(alice).is_empty(),
         "a refused submission created a run"
     );
+    // Each refusal is in the audit log, once, with the tenant.
+    let audit = audit_text(&setup);
+    for case in bad_submissions() {
+        let wanted = if case.name == "wrong content type" {
+            "Content-Type"
+        } else {
+            case.names
+        };
+        assert!(
+            audit.contains(wanted),
+            "{}: not audited:\n{audit}",
+            case.name
+        );
+    }
+    let refusals = audit
+        .lines()
+        .filter(|l| l.contains("\"refused\"") && l.contains("alice"));
+    assert_eq!(refusals.count(), bad_submissions().len(), "{audit}");
     // At most the tenant's own (empty) folder may exist: no run folder, no file.
     assert_eq!(
         tree(&setup.run_root())
