@@ -3,12 +3,20 @@
  * Prints the loop's own duration in nanoseconds (CLOCK_MONOTONIC around the loop only),
  * so that a comparison measures the cost per syscall and not the start cost of the run.
  *
- * usage: loops getppid COUNT | loops open COUNT FILE
+ * `getppid-seccomp` first installs a one-instruction seccomp filter that allows everything:
+ * the floor any seccomp-based sandbox pays per syscall on this kernel, however short its
+ * filter (the kernel's verdict cache skips the program but not the slow entry path).
+ *
+ * usage: loops getppid|getppid-seccomp COUNT | loops open COUNT FILE
  */
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -16,6 +24,17 @@ static long long now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int allow_all_filter(void) {
+    struct sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+    struct sock_fprog prog = {.len = 1, .filter = allow};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) {
+        perror("seccomp");
+        return 1;
+    }
+    return 0;
 }
 
 static int getppid_loop(long n) {
@@ -38,10 +57,14 @@ static int open_loop(long n, const char *file) {
 
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: loops getppid COUNT | loops open COUNT FILE\n");
+        fprintf(stderr, "usage: loops getppid|getppid-seccomp COUNT | loops open COUNT FILE\n");
         return 2;
     }
     long n = atol(argv[2]);
+    if (strcmp(argv[1], "getppid-seccomp") == 0) {
+        if (allow_all_filter() != 0) return 1;
+        argv[1] = "getppid";
+    }
     long long start = now_ns();
     int rc;
     if (strcmp(argv[1], "getppid") == 0) {
