@@ -364,6 +364,12 @@ pub fn tree(dir: &Path) -> Vec<String> {
 /// per target directory and reused; built in a staging folder and renamed into place so
 /// that concurrent test processes never see it half-made.
 pub fn python_with_mcp() -> PathBuf {
+    // One maker per test process; the staging name keeps processes apart.
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(make_venv).clone()
+}
+
+fn make_venv() -> PathBuf {
     let target = cordon_bin()
         .parent()
         .and_then(Path::parent)
