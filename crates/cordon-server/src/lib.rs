@@ -21,7 +21,7 @@ mod tools;
 
 use cordon_runner::{Runner, TenantName};
 use serde_json::Value;
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -39,6 +39,9 @@ pub enum ServerError {
     #[error(transparent)]
     Mcp(#[from] mcp::McpError),
 }
+
+/// How long open requests may take to finish once shutdown has begun.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the HTTP front end needs beyond the engine.
 #[derive(Debug, Clone)]
@@ -75,13 +78,24 @@ pub async fn serve_http(
     };
     let (mcp, mcp_stop) = mcp::http_router(&state, opts.allowed_hosts.clone());
     let app = http::app(state, mcp);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            mcp_stop.stop();
-        })
-        .await
-        .map_err(ServerError::Serve)
+    let (stopping, mut stopped) = tokio::sync::watch::channel(false);
+    let served = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        mcp_stop.stop();
+        let _ = stopping.send(true);
+    });
+    // A request still open after the grace (a long `?wait=` on a queued run) is dropped.
+    let grace = async move {
+        let _ = stopped.wait_for(|s| *s).await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        result = served.into_future() => result.map_err(ServerError::Serve),
+        () = grace => {
+            tracing::warn!("requests still open after the shutdown grace: dropping them");
+            Ok(())
+        }
+    }
 }
 
 /// Serves the MCP tools on stdin/stdout for `tenant` until the client closes stdin.

@@ -88,12 +88,19 @@ fn serve_http(config_path: &Path) -> Result<(), ServeError> {
     let sandbox = sandbox_findings();
     runtime()?.block_on(async move {
         let runner = start_runner(config).await?;
+        // On the signal, the engine stops taking runs and cancels the running ones at once,
+        // so that requests waiting on them answer while the server drains.
+        let stopping = runner.clone();
+        let shutdown = async move {
+            stop_signal().await;
+            tokio::spawn(async move { stopping.shutdown().await });
+        };
         let served = cordon_server::serve_http(
             runner.clone(),
             sandbox,
             opts,
             |addr| eprintln!("cordon: serving the API on http://{addr}/v1 and MCP on /mcp"),
-            stop_signal(),
+            shutdown,
         )
         .await;
         runner.shutdown().await;

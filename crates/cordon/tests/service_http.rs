@@ -270,6 +270,20 @@ fn bad_submissions() -> Vec<Bad> {
             "to",
         ),
         bad(
+            "symlink out of a shared root",
+            json!({"argv": ["/bin/true"], "inputs": [{"kind": "copy", "root": "shared", "path": "evil"}]}),
+            400,
+            "invalid_request",
+            "path",
+        ),
+        bad(
+            "symlinked folder out of a shared root",
+            json!({"argv": ["/bin/true"], "inputs": [{"kind": "copy", "root": "shared", "path": "dir/passwd"}]}),
+            400,
+            "invalid_request",
+            "path",
+        ),
+        bad(
             "unknown shared root",
             json!({"argv": ["/bin/true"], "inputs": [{"kind": "copy", "root": "nowhere", "path": "x"}]}),
             400,
@@ -318,6 +332,8 @@ fn bad_submissions() -> Vec<Bad> {
 fn bad_submissions_get_their_precise_4xx_and_change_nothing() {
     let shared = tempfile::tempdir_in("/tmp").expect("a shared folder");
     std::fs::write(shared.path().join("data.txt"), "shared").expect("shared file");
+    std::os::unix::fs::symlink("/etc/passwd", shared.path().join("evil")).expect("a symlink");
+    std::os::unix::fs::symlink("/etc", shared.path().join("dir")).expect("a symlink");
     let extra = format!(
         "{}\n[shared_roots]\nshared = \"{}\"\n",
         limits(),
@@ -571,7 +587,25 @@ fn server_stops_gracefully_on_sigterm() {
     let view = server.submit(alice, argv(&["sleep", "60"]));
     let id = view["id"].as_str().expect("an id").to_string();
     server.wait_state(alice, &id, "running");
+    let waiting = std::thread::scope(|scope| {
+        let waiter =
+            scope.spawn(|| server.post(&alice.token, "/v1/runs?wait=120", &argv(&["sleep", "60"])));
+        // Let the second run start and its request wait on it.
+        let started = wait_until(PATIENCE, || server.run_ids(alice).len() == 2);
+        assert!(started, "the second run was not submitted");
+        let pid = server.pid().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        waiter.join().expect("the waiting client")
+    });
+    // The waiting request was answered with its run's end, not dropped.
+    assert_eq!(waiting.0, 201, "{}", waiting.1);
+    assert_eq!(waiting.1["state"], "cancelled", "{}", waiting.1);
     assert!(server.terminate(), "cordon serve did not exit 0 on SIGTERM");
+    // A graceful stop cancels runs (a crash would leave them lost).
+    let server = Server::start(&setup.config_path());
+    assert_eq!(server.wait_final(alice, &id)["state"], "cancelled");
 }
 
 /// An internal failure (here: the tenant's run folder replaced by a file behind the
