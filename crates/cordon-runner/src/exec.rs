@@ -73,17 +73,22 @@ pub fn run(inner: Arc<Inner>, launch: Launch) {
     inner.release(&launch.tenant, &id);
 }
 
+/// Why a run thread could not start its run.
+#[derive(Debug, thiserror::Error)]
+enum StartError {
+    #[error("failed to create the run's cancel channel: {0}")]
+    Channel(std::io::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
 /// Registers the cancel channel, then moves the record to `running`. `None` when the run
 /// was cancelled while it waited.
 fn claim(
     inner: &Inner,
     launch: &Launch,
-) -> Result<Option<(UnixStream, Arc<Counters>)>, crate::store::StoreError> {
-    let (watched, cancel) = UnixStream::pair().map_err(|e| crate::store::StoreError::Decode {
-        id: launch.id.clone(),
-        field: "cancel channel",
-        why: e.to_string(),
-    })?;
+) -> Result<Option<(UnixStream, Arc<Counters>)>, StartError> {
+    let (watched, cancel) = UnixStream::pair().map_err(StartError::Channel)?;
     let counters = Arc::new(Counters::default());
     inner.attach(&launch.id, cancel, counters.clone());
     if !inner.store.claim(&launch.id, &crate::runner::now())? {

@@ -181,6 +181,7 @@ fn copy(
     let shown = PathBuf::from(path);
     let mut walk = Walk {
         field: field("path"),
+        to_field: field("to"),
         budget,
     };
     walk.copy_node(root_fd.as_fd(), &src, dst.as_fd(), name, &shown, 0)
@@ -230,7 +231,9 @@ fn source_root(
 }
 
 struct Walk<'b> {
+    /// The request field named in source problems, and in destination problems.
     field: String,
+    to_field: String,
     budget: &'b mut Budget,
 }
 
@@ -300,7 +303,7 @@ impl Walk<'_> {
         depth: usize,
     ) -> Result<(), RunnerError> {
         let src = self.reopen(parent, name, OFlags::RDONLY | OFlags::DIRECTORY, st, shown)?;
-        let dst_shown = |e| RunnerError::invalid("inputs.to", PathProblem::to_string(&e));
+        let dst_shown = |e| RunnerError::invalid(self.to_field.clone(), PathProblem::to_string(&e));
         match rustix::fs::mkdirat(dst_dir, dst_name, Mode::from_raw_mode(0o755)) {
             Ok(()) => {}
             Err(e) => return Err(dst_shown(paths::problem(dst_name, e))),
@@ -345,7 +348,7 @@ impl Walk<'_> {
         });
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL;
         let out = paths::open_beneath(dst_dir, dst_name, flags, mode)
-            .map_err(|e| RunnerError::invalid("inputs.to", e.to_string()))?;
+            .map_err(|e| RunnerError::invalid(self.to_field.clone(), e.to_string()))?;
         let limit = self.budget.bytes;
         let mut reader = std::fs::File::from(src).take(limit + 1);
         let mut writer = std::fs::File::from(out);

@@ -11,6 +11,20 @@
 //! their root), [`store`] (run records; SQLite), [`audit`] (the append-only audit log),
 //! `scheduler` (fair order), `exec` (one run on its own thread), [`outputs`] (logs and
 //! artifacts).
+//!
+//! Run directories: `<run_root>/<tenant>/<run-id>/` (0700, the service's own) holds
+//! `stdout.log` and `stderr.log`, written only by the runner, and `work/`, the command's
+//! only writable tree (its cwd, `HOME` and `TMPDIR`), handed to the tenant's uid when the
+//! service runs as root. Artifacts are the tree under `work/`.
+//!
+//! # Known limitations
+//! - One node: the SQLite store has no leases, so two runners must never share a state
+//!   dir. The [`store::Store`] trait is shaped for a PostgreSQL backend that adds them.
+//! - Records, run directories and the audit log are kept until an operator removes them;
+//!   there is no retention policy yet.
+//! - Audit lines and records are not fsynced one by one (WAL with `synchronous=NORMAL`):
+//!   a crash of the service loses nothing, a power loss may lose the last moments.
+//! - Artifact listings stop at [`outputs::MAX_LISTED`] entries.
 #![forbid(unsafe_code)]
 
 pub mod api;

@@ -255,6 +255,14 @@ impl Runner {
 impl Inner {
     fn open(config: Config, helper: PathBuf) -> Result<Inner, RunnerError> {
         config.validate().map_err(internal)?;
+        // The helper is started from run threads whose working directory is not the
+        // caller's concern: resolve it once, now.
+        let helper = std::fs::canonicalize(&helper).map_err(|e| {
+            internal(format!(
+                "failed to find the helper {}: {e}",
+                helper.display()
+            ))
+        })?;
         for dir in [&config.state_dir, &config.run_root] {
             std::fs::DirBuilder::new()
                 .recursive(true)
@@ -535,6 +543,9 @@ impl Inner {
             tracing::error!(run_id = %launch.id, error = %e, "failed to record a run's end");
         }
         let state = ending.state.unwrap_or(RunState::Failed);
+        if let Some(live) = lock(&self.live).get(&launch.id) {
+            live.state.send_replace(state);
+        }
         tracing::info!(run_id = %launch.id, tenant = %launch.tenant, state = state.as_str(), "run ended");
         self.audit.write(&Entry {
             time: now(),

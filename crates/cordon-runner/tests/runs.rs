@@ -521,3 +521,51 @@ async fn a_thousand_runs_from_four_clients_are_all_recorded_once() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_swapped_for_symlinks_are_never_followed() {
+    let s = start(&["swap"], "").await;
+    let t = tenant("swap");
+    let script = "ln -s /etc/shadow leak && mkdir d && ln -s /etc d/etc && echo ok > d/real";
+    let done = s.run("swap", req(&["sh", "-c", script])).await;
+    assert_eq!(done.state, RunState::Succeeded, "{done:?}");
+    let list = s.runner.artifacts(&t, &done.id).await.unwrap();
+    let leak = list.iter().find(|a| a.path == "leak").expect("listed");
+    assert_eq!(leak.kind, "symlink");
+    assert!(
+        !list.iter().any(|a| a.path.starts_with("d/etc/")),
+        "links are not entered"
+    );
+    for path in ["leak", "d/etc/passwd"] {
+        let q = ArtifactQuery {
+            path: path.into(),
+            offset: None,
+            length: None,
+        };
+        match s.runner.read_artifact(&t, &done.id, q).await {
+            Err(RunnerError::Invalid { field, reason }) => {
+                assert_eq!(field, "path");
+                assert!(reason.contains("symbolic link"), "{path}: {reason}");
+            }
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+    let copy_back = req_json(serde_json::json!({
+        "argv": ["true"],
+        "inputs": [{"kind": "copy", "root": "runs", "path": format!("{}/leak", done.id)}],
+    }));
+    let got = s.runner.submit(&t, copy_back).await;
+    assert!(matches!(got, Err(RunnerError::Invalid { .. })), "{got:?}");
+    let dir = s.dir.path().join(format!("runs/swap/{}/work", done.id));
+    let q = ArtifactQuery {
+        path: "d".into(),
+        offset: None,
+        length: None,
+    };
+    let not_file = s.runner.read_artifact(&t, &done.id, q).await;
+    assert!(
+        matches!(not_file, Err(RunnerError::Invalid { .. })),
+        "{not_file:?}"
+    );
+    assert!(dir.join("d/real").exists());
+}
