@@ -569,3 +569,73 @@ async fn outputs_swapped_for_symlinks_are_never_followed() {
     );
     assert!(dir.join("d/real").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_queued_runs_are_forbidden() {
+    let dir = temp_dir();
+    let text = format!(
+        "state_dir = \"{0}/state\"\nrun_root = \"{0}/runs\"\nmax_concurrent = 1\n\
+         [[tenants]]\nname = \"busy\"\ntoken_sha256 = \"{1}\"\nmax_queued = 1\n",
+        dir.path().display(),
+        cordon_runner::token_sha256("t")
+    );
+    let config = cordon_runner::Config::from_toml("test", &text).unwrap();
+    let runner = cordon_runner::Runner::start(config, cordon_bin())
+        .await
+        .unwrap();
+    let t = tenant("busy");
+    let running = runner.submit(&t, req(&["sleep", "30"])).await.unwrap();
+    let queued = runner.submit(&t, req(&["/bin/true"])).await.unwrap();
+    let refused = runner.submit(&t, req(&["/bin/true"])).await;
+    assert!(
+        matches!(refused, Err(RunnerError::Forbidden { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(
+        runner
+            .list(&t, ListQuery::default())
+            .await
+            .unwrap()
+            .runs
+            .len(),
+        2
+    );
+    runner.cancel(&t, &queued.id).await.unwrap();
+    runner.cancel(&t, &running.id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_ends_running_runs_and_keeps_queued_ones() {
+    let dir = temp_dir();
+    let extra = "max_concurrent = 1";
+    let text = config_text(dir.path(), &["stop"], extra);
+    let config = cordon_runner::Config::from_toml("test", &text).unwrap();
+    let runner = cordon_runner::Runner::start(config.clone(), cordon_bin())
+        .await
+        .unwrap();
+    let t = tenant("stop");
+    let running = runner.submit(&t, req(&["sleep", "60"])).await.unwrap();
+    let queued = runner.submit(&t, req(&["/bin/true"])).await.unwrap();
+    runner.shutdown().await;
+    let ended = runner.status(&t, &running.id).await.unwrap();
+    assert_eq!(ended.state, RunState::Cancelled, "{ended:?}");
+    assert_eq!(
+        runner.status(&t, &queued.id).await.unwrap().state,
+        RunState::Queued
+    );
+    let refused = runner.submit(&t, req(&["/bin/true"])).await;
+    assert!(
+        matches!(refused, Err(RunnerError::Conflict { .. })),
+        "{refused:?}"
+    );
+    drop(runner);
+    let again = cordon_runner::Runner::start(config, cordon_bin())
+        .await
+        .unwrap();
+    let done = again.wait(&t, &queued.id, PATIENCE).await.unwrap();
+    assert_eq!(
+        done.state,
+        RunState::Succeeded,
+        "a queued run starts after a restart"
+    );
+}
