@@ -193,14 +193,18 @@ def loop_ns(cmd):
     return int(r.stdout.strip().splitlines()[-1])
 
 
-def syscall_cost(cordon, d, loops, probe, runs, scale):
-    """Rows (name, goal key, bare ns/call, cordon ns/call, ratio), plus the seccomp floor."""
+def syscall_cost(cordon, d, loops, probe, policy, runs, scale):
+    """Rows (name, goal key, bare ns/call, confined ns/call, ratio): cordon strict, the
+    Landlock + seccomp tier when `policy` is given, and the floor of any seccomp filter."""
     confined = [cordon, "run", "--mode", "strict", "--ro", d, "--"]
+    tier2 = [cordon, "run", "--policy", policy, "--ro", d, "--"] if policy else None
     rows = []
     for name, key, count, extra in (("getppid", "getppid", 5_000_000 // scale, []),
                                     ("open+close", "open", 200_000 // scale, [probe])):
         args = [loops, key, str(count)] + extra
         configs = {"bare": args, "cordon": confined + args}
+        if tier2:
+            configs["tier2"] = tier2 + args
         if key == "getppid":
             configs["floor"] = [loops, "getppid-seccomp", str(count)]
         samples = sample_round_robin(configs, runs, loop_ns, warmup=1)
@@ -208,6 +212,9 @@ def syscall_cost(cordon, d, loops, probe, runs, scale):
         bare = per_call["bare"]
         rows.append((f"{name} x{count:,}", key, bare, per_call["cordon"],
                      per_call["cordon"] / bare))
+        if "tier2" in per_call:
+            rows.append((f"{name}, Landlock + seccomp tier", None, bare, per_call["tier2"],
+                         per_call["tier2"] / bare))
         if "floor" in per_call:
             rows.append(("getppid, bare + allow-all 1-insn seccomp filter", None, bare,
                          per_call["floor"], per_call["floor"] / bare))
@@ -373,12 +380,12 @@ def main():
     loop_runs, scale = (3, 10) if a.quick else (7, 1)
     lines += ["", f"| syscall-bound loop (median of {loop_runs}) | bare ns/call "
               "| confined ns/call | ratio | goal |", "|---|---:|---:|---:|---:|"]
-    for name, key, bare, boxed, ratio in syscall_cost(cordon, d, loops, probe, loop_runs,
-                                                      scale):
-        goal = f"{GOALS[key]:.2f}x" if key else "(floor)"
+    for name, key, bare, boxed, ratio in syscall_cost(cordon, d, loops, probe, policy,
+                                                      loop_runs, scale):
+        goal = f"{GOALS[key]:.2f}x" if key else ""
         lines.append(f"| {name} | {bare:.0f} | {boxed:.0f} | {ratio:.3f}x | {goal} |")
 
-    ep_runs = 3 if a.quick else 7
+    ep_runs = 3 if a.quick else 11
     lines += ["", f"| EnergyPlus 25.2 (median of {ep_runs}) | bare s | cordon strict s "
               "| wall ratio | CPU ratio | same outputs, 0 warnings |",
               "|---|---:|---:|---:|---:|---|"]
