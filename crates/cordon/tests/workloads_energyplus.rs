@@ -193,6 +193,32 @@ for_both_callers! {
     }
 }
 
+for_both_callers! {
+    /// An output directory the run was not granted is refused, though the caller itself
+    /// may write there (the bare control run does).
+    fn output_dir_outside_the_grant_is_refused(caller) {
+        let case = Case::design_day();
+        let (granted, elsewhere) = (run_dir(caller), run_dir(caller));
+        let control = case.bare(caller);
+        assert!(control.path().join("eplusout.err").is_file());
+        // An unprivileged caller's strict run is refused for want of a cgroup (see
+        // `workloads_support`); auto mode enforces the same file rules.
+        let mode = match caller {
+            Caller::Root => "strict",
+            Caller::Unprivileged => "auto",
+        };
+        let (epd, idf) = (energyplus_dir().display().to_string(), case.idf.display().to_string());
+        let rw = granted.path().display().to_string();
+        let mut args = vec!["run", "--profile", "energyplus", "--mode", mode];
+        args.extend(["--ro", &epd, "--ro", &idf, "--rw", &rw, "--"]);
+        let cmd = case.command(elsewhere.path());
+        args.extend(cmd.iter().map(String::as_str));
+        let outcome = cordon_cli(caller, &args);
+        assert_ne!(outcome.code(), Some(0), "EnergyPlus wrote outside its grant\n{outcome}");
+        assert_eq!(listing(elsewhere.path()), Vec::<String>::new(), "{outcome}");
+    }
+}
+
 /// The output directory is the only place the simulation may write: the input's folder,
 /// where a broken post-processing step would put files, stays untouched.
 #[test]
