@@ -176,6 +176,10 @@ impl McpStop {
 }
 
 /// The streamable HTTP endpoint at `/mcp`, accepting only `allowed_hosts` in `Host`.
+///
+/// Stateless: no MCP session outlives its request. Each request carries its own token and
+/// so its own tenant, and there is no session (or resumable stream) that a holder of
+/// another token could join, nor any to expire.
 pub fn http_router(state: &AppState, allowed_hosts: Vec<String>) -> (Router<AppState>, McpStop) {
     let runner = state.runner.clone();
     let sandbox = state.sandbox.clone();
@@ -183,6 +187,7 @@ pub fn http_router(state: &AppState, allowed_hosts: Vec<String>) -> (Router<AppS
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(allowed_hosts)
         .with_max_request_body_bytes(state.max_body_bytes)
+        .with_legacy_session_mode(false)
         .with_cancellation_token(stop.child_token());
     let service = StreamableHttpService::new(
         move || Ok(CordonMcp::new(runner.clone(), sandbox.clone(), None)),

@@ -86,6 +86,11 @@ fn mcp_endpoint_refuses_foreign_host_headers() {
     );
     let local = raw_post(&addr, &addr, token, init);
     assert!(local.starts_with("HTTP/1.1 200"), "allowed host: {local}");
+    // Stateless: no session another token could join.
+    assert!(
+        !local.to_ascii_lowercase().contains("mcp-session-id"),
+        "{local}"
+    );
 }
 
 fn raw_post(addr: &str, host: &str, token: &str, body: &str) -> String {
@@ -99,9 +104,9 @@ fn raw_post(addr: &str, host: &str, token: &str, body: &str) -> String {
     stream
         .write_all(request.as_bytes())
         .expect("failed to send");
-    let mut head = [0u8; 64];
-    let n = stream.read(&mut head).expect("failed to read");
-    String::from_utf8_lossy(&head[..n]).into_owned()
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
 }
 
 #[test]
