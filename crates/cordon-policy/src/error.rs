@@ -156,6 +156,14 @@ pub enum RwRefusal {
     UserHome(String),
     #[error("it contains the home directory of user {0:?}")]
     ContainsHome(String),
+    #[error("it lies inside {}, which holds the host's logs, mail, spools or caches", .0.display())]
+    InsideHostData(PathBuf),
+    #[error(
+        "the path goes through the symbolic link {} owned by uid {owner}, which is neither \
+         root nor the caller: a run could have planted it to aim the grant elsewhere",
+        link.display()
+    )]
+    UntrustedSymlink { link: PathBuf, owner: u32 },
 }
 
 /// Why an environment entry was rejected.

@@ -9,7 +9,12 @@
 //!   sees the real target: a link named `work` pointing at `/usr` is refused as `/usr`.
 //! - A read-write grant must be a directory, and never a system or shared directory or a
 //!   user's home: when cordon runs as root, the run's uid takes ownership of a read-write
-//!   tree, and ownership of `/etc` or of a home directory is ownership of the host.
+//!   tree, and ownership of `/etc` or of a home directory is ownership of the host. The
+//!   host's logs, mail, spools and caches below `/var`, and cordon's own tenant registry,
+//!   are refused for the same reason.
+//! - No symbolic link on a read-write path may belong to anyone but root or the caller: a
+//!   run can plant a link in its own folder, and a later grant through it would hand the
+//!   link's target (another tenant's folder, a host tree) to a run uid.
 
 use crate::error::{PathProblem, PolicyError, RwRefusal};
 use std::io::ErrorKind;
@@ -18,14 +23,45 @@ use std::path::{Component, Path, PathBuf};
 
 /// Directories that are never granted read-write themselves.
 const RW_REFUSED: &[&str] = &[
-    "/", "/usr", "/etc", "/bin", "/sbin", "/boot", "/dev", "/proc", "/sys", "/run", "/var",
-    "/home", "/root", "/tmp", "/var/tmp", "/opt", "/srv", "/mnt", "/media",
+    "/",
+    "/usr",
+    "/etc",
+    "/bin",
+    "/sbin",
+    "/boot",
+    "/dev",
+    "/proc",
+    "/sys",
+    "/run",
+    "/var",
+    "/home",
+    "/root",
+    "/tmp",
+    "/var/tmp",
+    "/opt",
+    "/srv",
+    "/mnt",
+    "/media",
+    "/var/lib",
+    "/var/lib/cordon",
 ];
 
 /// Directories nothing beneath which is granted read-write (plus every top-level `/lib*`):
 /// they hold the system itself, devices and kernel interfaces.
 const RW_REFUSED_BENEATH: &[&str] = &[
     "/usr", "/etc", "/bin", "/sbin", "/boot", "/dev", "/proc", "/sys", "/run",
+];
+
+/// Host data trees nothing beneath which is granted read-write: logs, mail, spools, caches
+/// and backups of the host's services. (`/var/lib` itself is refused as a whole, but its
+/// subdirectories are where services, cordon's runner among them, keep run folders.)
+const RW_REFUSED_HOST_DATA: &[&str] = &[
+    "/var/log",
+    "/var/mail",
+    "/var/spool",
+    "/var/cache",
+    "/var/backups",
+    "/var/lib/cordon/tenant-uids",
 ];
 
 /// Homes in the passwd database that belong to nobody.
@@ -54,6 +90,15 @@ pub(crate) fn resolve(
     };
     check_shape(raw).map_err(|problem| fail(raw, problem))?;
     let joined = base.join(raw);
+    if access == Access::ReadWrite {
+        if let Some((link, owner)) = untrusted_symlink(&joined) {
+            return Err(PolicyError::RwRefused {
+                flag: flag.into(),
+                path: joined,
+                reason: RwRefusal::UntrustedSymlink { link, owner },
+            });
+        }
+    }
     let canonical = joined.canonicalize().map_err(|e| match e.kind() {
         ErrorKind::NotFound => fail(&joined, PathProblem::Missing),
         _ => fail(&joined, PathProblem::Unresolvable(e.to_string())),
@@ -100,7 +145,33 @@ pub(crate) fn rw_refusal(path: &Path, homes: &[(String, PathBuf)]) -> Option<RwR
     }) {
         return Some(RwRefusal::InsideSystem(top));
     }
+    if let Some(data) = RW_REFUSED_HOST_DATA.iter().find(|d| path.starts_with(d)) {
+        return Some(RwRefusal::InsideHostData(PathBuf::from(data)));
+    }
     home_refusal(path, homes)
+}
+
+/// The first symbolic link on `path` (any component, the last included) that belongs to
+/// neither root nor the caller, with its owner. A read-write grant is handed to the run's
+/// uid when cordon is root, so a link that a run planted (owned by a run uid) must not be
+/// able to aim a later grant at another tenant's folder or a host tree.
+fn untrusted_symlink(path: &Path) -> Option<(PathBuf, u32)> {
+    use std::os::unix::fs::MetadataExt;
+    // `/proc/self` belongs to the caller's effective uid; without procfs only root counts.
+    let caller = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0);
+    let mut prefix = PathBuf::new();
+    for component in path.components() {
+        prefix.push(component);
+        let Ok(meta) = std::fs::symlink_metadata(&prefix) else {
+            return None;
+        };
+        if meta.file_type().is_symlink() && meta.uid() != 0 && meta.uid() != caller {
+            return Some((prefix, meta.uid()));
+        }
+    }
+    None
 }
 
 /// `/usr` for `/usr/local/bin`; `None` for `/`.

@@ -121,7 +121,18 @@ fn parent_components_and_nul_bytes_are_refused() {
 #[test]
 fn read_write_on_system_roots_and_homes_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    for root in ["/", "/usr", "/etc", "/tmp", "/usr/local", "/root", "/home"] {
+    for root in [
+        "/",
+        "/usr",
+        "/etc",
+        "/tmp",
+        "/usr/local",
+        "/root",
+        "/home",
+        "/var/log",
+        "/var/lib",
+        "/var/cache",
+    ] {
         let flags = Flags {
             rw: vec![PathBuf::from(root)],
             ..Flags::default()
@@ -224,4 +235,27 @@ fn the_default_system_roots_grant_no_private_trees() {
         }
     }
     assert!(roots.iter().any(|g| g.path == Path::new("/usr")));
+}
+
+#[test]
+fn read_write_through_a_symlink_of_another_user_is_refused() {
+    use std::os::unix::fs::lchown;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("target")).unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(dir.path().join("target"), &link).unwrap();
+    let flags = || Flags {
+        rw: vec![link.clone()],
+        ..Flags::default()
+    };
+    // The caller's own link is fine.
+    build(None, flags(), dir.path()).unwrap();
+    // A link owned by someone else (as a run uid would own one it planted) is not.
+    if lchown(&link, Some(200_123), Some(200_123)).is_ok() {
+        let err = build(None, flags(), dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("symbolic link") && err.contains("200123"),
+            "{err}"
+        );
+    }
 }

@@ -45,6 +45,21 @@ pub enum IdentityError {
     },
     #[error("refusing to start the command: {0}")]
     Residual(String),
+    #[error(
+        "refusing to hand over {path}: it has {links} hard links and belongs to uid {owner}, \
+         so its other names may lie outside the tree (a host file linked in); remove it or \
+         copy it in"
+    )]
+    ForeignHardLink {
+        path: PathBuf,
+        links: u64,
+        owner: u32,
+    },
+    #[error(
+        "refusing to hand over {path} to uid {uid}: it belongs to uid {owner}, another \
+         tenant's run uid"
+    )]
+    OtherTenant { path: PathBuf, uid: u32, owner: u32 },
 }
 
 /// The uid and gid a run of this policy uses when cordon is root.
@@ -122,9 +137,16 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 /// descriptor with `O_NOFOLLOW`, checked through that descriptor and changed through it, so
 /// swapping a directory for a symbolic link mid-walk leads nowhere. Symbolic links are
 /// changed themselves, never followed; other file systems mounted inside are not entered;
-/// and a file with more than one hard link that the run does not already own is left
-/// alone, because its other names may be outside the tree (a host file linked in).
-pub fn chown_tree(root: &Path, uid: u32, gid: u32) -> Result<(), IdentityError> {
+/// and a file with more than one hard link that the run does not already own refuses the
+/// run, because its other names may be outside the tree (a host file linked in), and so
+/// does an entry owned by another uid of the tenant range (`tenant_uids`): one tenant's
+/// folder is never handed to another.
+pub fn chown_tree(
+    root: &Path,
+    uid: u32,
+    gid: u32,
+    tenant_uids: std::ops::RangeInclusive<u32>,
+) -> Result<(), IdentityError> {
     use rustix::fs::{open, Mode, OFlags};
     let err = |path: &Path, e: rustix::io::Errno| IdentityError::Chown {
         path: path.to_owned(),
@@ -134,11 +156,50 @@ pub fn chown_tree(root: &Path, uid: u32, gid: u32) -> Result<(), IdentityError> 
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let dir = open(root, flags, Mode::empty()).map_err(|e| err(root, e))?;
     let st = rustix::fs::fstat(&dir).map_err(|e| err(root, e))?;
+    let to = Handover {
+        uid,
+        gid,
+        dev: st.st_dev,
+        tenant_uids,
+    };
+    to.check(root, &st)?;
     give(&dir, &st, uid, gid).map_err(|e| err(root, e))?;
-    walk(&dir, root, st.st_dev, uid, gid)
+    walk(&dir, root, &to)
 }
 
-fn walk(dir: &OwnedFd, path: &Path, dev: u64, uid: u32, gid: u32) -> Result<(), IdentityError> {
+/// Where a tree goes, and what it must not contain.
+struct Handover {
+    uid: u32,
+    gid: u32,
+    dev: u64,
+    tenant_uids: std::ops::RangeInclusive<u32>,
+}
+
+impl Handover {
+    /// Refuses entries that must not change hands.
+    fn check(&self, path: &Path, st: &rustix::fs::Stat) -> Result<(), IdentityError> {
+        use rustix::fs::FileType;
+        let kind = FileType::from_raw_mode(st.st_mode);
+        if st.st_uid != self.uid && self.tenant_uids.contains(&st.st_uid) {
+            return Err(IdentityError::OtherTenant {
+                path: path.to_owned(),
+                uid: self.uid,
+                owner: st.st_uid,
+            });
+        }
+        if kind != FileType::Directory && st.st_nlink > 1 && st.st_uid != self.uid {
+            return Err(IdentityError::ForeignHardLink {
+                path: path.to_owned(),
+                links: st.st_nlink,
+                owner: st.st_uid,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn walk(dir: &OwnedFd, path: &Path, to: &Handover) -> Result<(), IdentityError> {
+    let (uid, gid) = (to.uid, to.gid);
     use rustix::fs::{openat, Dir, FileType, Mode, OFlags};
     let err = |path: &Path, e: rustix::io::Errno| IdentityError::Chown {
         path: path.to_owned(),
@@ -160,21 +221,18 @@ fn walk(dir: &OwnedFd, path: &Path, dev: u64, uid: u32, gid: u32) -> Result<(), 
             Err(e) => return Err(err(&child_path, e)),
         };
         let st = rustix::fs::fstat(&fd).map_err(|e| err(&child_path, e))?;
-        if st.st_dev != dev {
+        if st.st_dev != to.dev {
             tracing::warn!(path = %child_path.display(), "not handing over another file system mounted inside a --rw tree");
             continue;
         }
         let kind = FileType::from_raw_mode(st.st_mode);
-        if kind != FileType::Directory && st.st_nlink > 1 && st.st_uid != uid {
-            tracing::warn!(path = %child_path.display(), "not handing over a file with several hard links");
-            continue;
-        }
+        to.check(&child_path, &st)?;
         give(&fd, &st, uid, gid).map_err(|e| err(&child_path, e))?;
         if kind == FileType::Directory {
             let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
             match openat(dir, name, flags, Mode::empty()) {
                 Ok(sub) if rustix::fs::fstat(&sub).is_ok_and(|s| s.st_ino == st.st_ino) => {
-                    walk(&sub, &child_path, dev, uid, gid)?
+                    walk(&sub, &child_path, to)?
                 }
                 Ok(_) | Err(rustix::io::Errno::NOENT) | Err(rustix::io::Errno::LOOP) => {}
                 Err(e) => return Err(err(&child_path, e)),

@@ -80,7 +80,8 @@ pub fn prepare(policy: Policy, argv: Vec<String>, ctx: &Context) -> Result<Prepa
     let run_ids = if root && policy.mode != Mode::Off {
         let ids = identity::run_ids(&policy, &ctx.registry)?;
         for dir in &policy.rw {
-            identity::chown_tree(dir, ids.0, ids.1)?;
+            let range = policy.identity.tenant_uid_first..=policy.identity.tenant_uid_last;
+            identity::chown_tree(dir, ids.0, ids.1, range)?;
         }
         Some(ids)
     } else {

@@ -144,23 +144,31 @@ for_both_callers! {
     }
 }
 
-/// A hard link planted in the run dir is the host file itself, so no path-based rule can
-/// tell it apart: the defence is the run's uid, which cannot open a root-only file. (For an
-/// unprivileged caller the run has the caller's own uid, so a file the caller can read and
-/// links into the run dir is granted; there is no attack to test there.) Also checks that
-/// cordon, handing the run dir to the run uid, did not give the linked file away with it.
+/// As root, a world-readable host file hard-linked into the run dir before the start: its
+/// name is inside the grant, so Landlock alone would let the run read it. cordon refuses
+/// to start the run (125) and names the file; the host file keeps its owner and mode.
 #[test]
 fn follows_hard_link_planted_in_run_dir_as_root() {
     let host = host_dir();
     let secret = host.path().join("secret.txt");
-    write_file(&secret, SECRET, 0o600);
+    write_file(&secret, SECRET, 0o644);
     let before = owner_and_mode(&secret);
     let rw = run_dir(Caller::Root);
     let link = rw.path().join("hard");
     std::fs::hard_link(&secret, &link).expect("failed to hard-link (same filesystem?)");
-    let paths = vec![link];
     let base = cordon(Caller::Root).rw(rw.path());
-    control_reads_all_confined_none(Caller::Root, base, READ_ALL, &paths);
+    let args = strings(std::slice::from_ref(&link));
+    let control = base.clone().mode("off").run_py(READ_ALL, &args);
+    assert!(succeeded(&control.report(), &args[0]), "{control}");
+
+    let confined = base.run_py(READ_ALL, &args);
+    confined.expect_code(125);
+    assert!(!confined.mentions(SECRET), "{confined}");
+    assert!(confined.stderr.contains("hard links"), "{confined}");
+    assert!(
+        confined.stderr.contains(&*link.to_string_lossy()),
+        "{confined}"
+    );
     assert_eq!(
         owner_and_mode(&secret),
         before,

@@ -190,7 +190,6 @@ fn hijacks_run_dir_handover_with_planted_links_as_root() {
     std::fs::create_dir(&sub).expect("failed to create a subfolder");
     std::os::unix::fs::symlink(&target, rw.path().join("conf")).expect("symlink");
     std::os::unix::fs::symlink(host.path(), sub.join("host")).expect("symlink");
-    std::fs::hard_link(&linked, sub.join("hard")).expect("hard link");
     let watched: [&Path; 3] = [&target, &linked, host.path()];
     let before = watched.map(owner_and_mode);
 
@@ -201,4 +200,76 @@ fn hijacks_run_dir_handover_with_planted_links_as_root() {
         before,
         "host files changed hands\n{confined}"
     );
+
+    // A hard link to a host file refuses the run before anything changes hands.
+    std::fs::hard_link(&linked, sub.join("hard")).expect("hard link");
+    let refused = cordon(Caller::Root).rw(rw.path()).run(&["/bin/true"]);
+    refused.expect_code(125);
+    assert_eq!(
+        watched.map(owner_and_mode),
+        before,
+        "host files changed hands\n{refused}"
+    );
+}
+
+/// As root, tenant alpha's run plants a symbolic link in its own folder pointing at
+/// tenant beta's folder; the caller then grants `--rw` through the link to another run
+/// of alpha. Without the defence that run would get beta's folder handed to alpha's uid.
+/// cordon refuses the grant (125) and beta's folder keeps its owner and contents.
+#[test]
+fn hands_over_another_tenants_folder_through_a_planted_symlink_as_root() {
+    let beta = run_dir(Caller::Root);
+    let secret = "cordon-secret-tenant-beta-3f10";
+    let write = format!("printf {secret} > {}/notes", beta.path().display());
+    cordon(Caller::Root)
+        .rw(beta.path())
+        .tenant("beta")
+        .run(&["/bin/sh", "-c", &write])
+        .expect_success();
+    let beta_owner = owner_and_mode(beta.path());
+
+    let workspace = run_dir(Caller::Root);
+    let link = workspace.path().join("job2");
+    let plant = format!("ln -s {} {}", beta.path().display(), link.display());
+    cordon(Caller::Root)
+        .rw(workspace.path())
+        .tenant("alpha")
+        .run(&["/bin/sh", "-c", &plant])
+        .expect_success();
+    assert!(link.is_symlink(), "the run could not plant its link");
+
+    let steal = format!(
+        "cat {0}/notes; echo tampered > {0}/notes",
+        beta.path().display()
+    );
+    let outcome = cordon(Caller::Root)
+        .rw(&link)
+        .tenant("alpha")
+        .run(&["/bin/sh", "-c", &steal]);
+    outcome.expect_code(125);
+    assert!(!outcome.mentions(secret), "{outcome}");
+    assert!(outcome.stderr.contains("symbolic link"), "{outcome}");
+    assert_eq!(owner_and_mode(beta.path()), beta_owner);
+    let notes = std::fs::read_to_string(beta.path().join("notes")).unwrap();
+    assert_eq!(notes, secret, "beta's notes were changed");
+}
+
+/// As root, a folder that belongs to another tenant's run uid is granted `--rw` to a
+/// run of a different tenant directly (no link): refused, not handed over.
+#[test]
+fn grants_another_tenants_folder_as_root() {
+    let beta = run_dir(Caller::Root);
+    cordon(Caller::Root)
+        .rw(beta.path())
+        .tenant("beta")
+        .run(&["/bin/true"])
+        .expect_success();
+    let beta_owner = owner_and_mode(beta.path());
+    let outcome = cordon(Caller::Root)
+        .rw(beta.path())
+        .tenant("alpha")
+        .run(&["/bin/true"]);
+    outcome.expect_code(125);
+    assert!(outcome.stderr.contains("another tenant"), "{outcome}");
+    assert_eq!(owner_and_mode(beta.path()), beta_owner);
 }
