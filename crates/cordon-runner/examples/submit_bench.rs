@@ -1,6 +1,6 @@
 //! Submit latency and throughput of trivial runs straight through the engine (no HTTP).
 //!
-//! `cargo run --release -p cordon-runner --example submit_bench -- <cordon binary> [runs]`
+//! `cargo run --release -p cordon-runner --example submit_bench -- <cordon> [runs] [concurrency]`
 //! prints p50/p99 submit latency, submissions per second and completed runs per second.
 //! A figure, not a test: nothing is asserted.
 
@@ -18,18 +18,20 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let helper = PathBuf::from(
         args.next()
-            .expect("usage: submit_bench <cordon binary> [runs]"),
+            .expect("usage: submit_bench <cordon> [runs] [concurrency]"),
     );
     let runs: usize = args
         .next()
         .map_or(1000, |n| n.parse().expect("a number of runs"));
+    let concurrent: u32 = args.next().map_or(4, |n| n.parse().expect("a concurrency"));
     let dir = tempfile::tempdir_in("/tmp").expect("a temp dir");
     let text = format!(
         "state_dir = \"{0}/state\"\nrun_root = \"{0}/runs\"\n\
-         [[tenants]]\nname = \"bench\"\ntoken_sha256 = \"{1}\"\nmax_concurrent = 4\n\
+         [[tenants]]\nname = \"bench\"\ntoken_sha256 = \"{1}\"\nmax_concurrent = {2}\n\
          max_queued = 100000\n",
         dir.path().display(),
-        cordon_runner::token_sha256("bench")
+        cordon_runner::token_sha256("bench"),
+        concurrent
     );
     let config = Config::from_toml("bench", &text).expect("a valid config");
     let runner = Runner::start(config, helper)

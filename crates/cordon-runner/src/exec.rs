@@ -48,8 +48,22 @@ fn service_env() -> Vec<(String, String)> {
     ]
 }
 
+/// The CPU niceness of runs. The run thread takes it before anything else, and the
+/// helper and the command inherit it, so sandboxed code that spins on every core still
+/// leaves the service's own threads (submissions, status, cancel) first in line. The
+/// command cannot undo it: lowering niceness needs `CAP_SYS_NICE`.
+pub const RUN_NICENESS: i32 = 10;
+
+fn lower_priority() {
+    let me = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(me), RUN_NICENESS) {
+        tracing::warn!(error = %e, "failed to lower the priority of a run");
+    }
+}
+
 /// The run thread's body.
 pub fn run(inner: Arc<Inner>, launch: Launch) {
+    lower_priority();
     let id = launch.id.clone();
     let ending = match claim(&inner, &launch) {
         Ok(Some((cancel, counters))) => {

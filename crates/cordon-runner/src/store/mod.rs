@@ -28,6 +28,8 @@ pub enum StoreError {
         found: i64,
         known: i64,
     },
+    #[error("failed to start the store's checkpoint thread: {0}")]
+    Thread(std::io::Error),
     #[error("failed to {op} in the store: {source}")]
     Query {
         op: &'static str,

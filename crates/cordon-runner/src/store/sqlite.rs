@@ -12,7 +12,8 @@ use super::{Ending, NewRun, Page, Store, StoreError, StoredRun};
 use crate::api::{RunState, RunView, TenantName};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// The schema this code reads and writes.
 pub const SCHEMA_VERSION: i64 = 1;
@@ -47,13 +48,31 @@ const COLUMNS: &str = "id, tenant, argv, request, state, created_at, started_at,
     exit_code, kill_reason, tier, error, usage, report, stdout_bytes, stderr_bytes, \
     stdout_truncated, stderr_truncated";
 
-/// The SQLite store.
+/// How often the background thread moves the WAL into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// The SQLite store: one connection that writes, one that reads (WAL lets reads proceed
+/// beside a write), and a thread that checkpoints the WAL so that no commit on the
+/// submit path ever pays for a checkpoint's fsync.
 pub struct SqliteStore {
-    conn: Mutex<Connection>,
+    write: Mutex<Connection>,
+    read: Mutex<Connection>,
+    stop: Arc<AtomicBool>,
 }
 
 fn query(op: &'static str) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |source| StoreError::Query { op, source }
+}
+
+/// One connection with the store's settings.
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Checkpoints happen on the store's own thread, never inside a commit.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
 }
 
 impl SqliteStore {
@@ -64,46 +83,79 @@ impl SqliteStore {
             path: name.clone(),
             source,
         };
-        let mut conn = Connection::open(path).map_err(open)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
-            .map_err(open)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(open)?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(open)?;
-        let found: i64 = tx
-            .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(open)?;
-        match found {
-            0 => {
-                tx.execute_batch(SCHEMA).map_err(open)?;
-                tx.pragma_update(None, "user_version", SCHEMA_VERSION)
-                    .map_err(open)?;
-            }
-            SCHEMA_VERSION => {}
-            _ => {
-                return Err(StoreError::Schema {
-                    path: name,
-                    found,
-                    known: SCHEMA_VERSION,
-                })
-            }
-        }
-        tx.commit().map_err(open)?;
+        let mut write = connect(path).map_err(open)?;
+        migrate(&mut write, &name)?;
+        let read = connect(path).map_err(open)?;
+        let checkpoints = connect(path).map_err(open)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopped = stop.clone();
+        std::thread::Builder::new()
+            .name("store-checkpoint".into())
+            .spawn(move || checkpoint_loop(&checkpoints, &stopped))
+            .map_err(StoreError::Thread)?;
         Ok(SqliteStore {
-            conn: Mutex::new(conn),
+            write: Mutex::new(write),
+            read: Mutex::new(read),
+            stop,
         })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (transactions
         // roll back on drop), so a poisoned lock is still safe to use.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        self.write.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        self.read.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Creates the schema in a new file; refuses a file of another version.
+fn migrate(conn: &mut Connection, name: &str) -> Result<(), StoreError> {
+    let open = |source| StoreError::Open {
+        path: name.to_owned(),
+        source,
+    };
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(open)?;
+    let found: i64 = tx
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(open)?;
+    match found {
+        0 => {
+            tx.execute_batch(SCHEMA).map_err(open)?;
+            tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+                .map_err(open)?;
+        }
+        SCHEMA_VERSION => {}
+        _ => {
+            return Err(StoreError::Schema {
+                path: name.to_owned(),
+                found,
+                known: SCHEMA_VERSION,
+            })
+        }
+    }
+    tx.commit().map_err(open)
+}
+
+/// Moves committed pages from the WAL into the database file, without blocking writers
+/// (`PASSIVE`), until the store is dropped.
+fn checkpoint_loop(conn: &Connection, stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        let done = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "failed to checkpoint the store's write-ahead log");
+        }
     }
 }
 
@@ -252,7 +304,7 @@ impl Store for SqliteStore {
 
     fn get(&self, tenant: &TenantName, id: &str) -> Result<Option<StoredRun>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM runs WHERE id = ?1 AND tenant = ?2");
-        let conn = self.conn();
+        let conn = self.reader();
         let row = conn
             .prepare_cached(&sql)
             .and_then(|mut s| s.query_row(params![id, tenant.0], raw_row).optional())
@@ -266,7 +318,7 @@ impl Store for SqliteStore {
         tenant: &TenantName,
         page: &Page<'_>,
     ) -> Result<Option<Vec<StoredRun>>, StoreError> {
-        let conn = self.conn();
+        let conn = self.reader();
         let before: i64 = match page.before {
             None => i64::MAX,
             Some(id) => {
