@@ -97,7 +97,8 @@ impl Routes {
 }
 
 fn filter(method: &Method) -> MethodFilter {
-    MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET)
+    // The table below uses only standard methods, which all have a filter.
+    MethodFilter::try_from(method.clone()).expect("a standard HTTP method")
 }
 
 /// The API's routes, without state or middleware.
@@ -148,7 +149,15 @@ pub fn app(state: AppState, mcp: Router<AppState>) -> Router {
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::map_request(drop_client_request_id))
         .with_state(state)
+}
+
+/// Request ids are the server's own: one sent by the client would otherwise be kept and
+/// written into the log as is.
+async fn drop_client_request_id(mut req: Request) -> Request {
+    req.headers_mut().remove("x-request-id");
+    req
 }
 
 fn request_span(req: &Request) -> tracing::Span {

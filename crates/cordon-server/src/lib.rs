@@ -3,9 +3,9 @@
 //!
 //! Both are thin layers over [`cordon_runner::Runner`], which owns the queue, the records,
 //! the policy checks and the processes. This crate adds what belongs to the wire: bearer
-//! tokens ([`auth`]), request parsing that names the problem ([`extract`]), errors that
-//! keep internals out of answers ([`error`]), the OpenAPI document ([`openapi`]) and the
-//! MCP adapter ([`mcp`], the only module that uses `rmcp`).
+//! tokens (`auth`), request parsing that names the problem (`extract`), errors that keep
+//! internals out of answers ([`error`]), the OpenAPI document ([`openapi`]), the MCP
+//! tools (`tools`) and their adapter ([`mcp`], the only module that uses `rmcp`).
 //!
 //! Known limitations: no TLS (put a reverse proxy in front for anything but loopback);
 //! no per-tenant request rate limit beyond the engine's queue bounds.
