@@ -377,7 +377,7 @@ def main():
         lines.append(f"| {name} | {med:.2f} | {lo:.2f} | {hi:.2f} | {ratio:.2f}x "
                      f"| {cpu:.2f} |")
 
-    loop_runs, scale = (3, 10) if a.quick else (7, 1)
+    loop_runs, scale = (3, 10) if a.quick else (9, 1)
     lines += ["", f"| syscall-bound loop (median of {loop_runs}) | bare ns/call "
               "| confined ns/call | ratio | goal |", "|---|---:|---:|---:|---:|"]
     for name, key, bare, boxed, ratio in syscall_cost(cordon, d, loops, probe, policy,
