@@ -58,3 +58,35 @@ fn refuse(state: &AppState, req: &Request, why: &str) -> Response {
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token_of(value: Option<&str>) -> Result<String, &'static str> {
+        let mut req = Request::new(axum::body::Body::empty());
+        if let Some(v) = value {
+            req.headers_mut().insert(
+                header::AUTHORIZATION,
+                HeaderValue::from_str(v).expect("a header"),
+            );
+        }
+        bearer(&req).map(str::to_string)
+    }
+
+    #[test]
+    fn bearer_scheme_is_required_and_case_insensitive() {
+        assert_eq!(token_of(Some("Bearer abc")), Ok("abc".into()));
+        assert_eq!(token_of(Some("bearer  abc ")), Ok("abc".into()));
+        assert_eq!(token_of(None), Err(MISSING));
+        for bad in [
+            "Basic YWJjOmRlZg==",
+            "Bearer",
+            "Bearer ",
+            "abc",
+            "Token abc",
+        ] {
+            assert_eq!(token_of(Some(bad)), Err(MALFORMED), "{bad}");
+        }
+    }
+}

@@ -341,3 +341,81 @@ pub fn unfinished_note(answer: &Value) -> Option<String> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: Value) -> Map<String, Value> {
+        v.as_object().expect("an object").clone()
+    }
+
+    fn refusal(name: &str, v: Value) -> String {
+        match parse(name, args(v)) {
+            Ok(_) => panic!("{name} accepted bad arguments"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn every_tool_schema_is_a_closed_object() {
+        for tool in catalog() {
+            assert_eq!(tool.input_schema["type"], "object", "{}", tool.name);
+            assert_eq!(
+                tool.input_schema["additionalProperties"], false,
+                "{}",
+                tool.name
+            );
+            assert!(
+                !tool.input_schema.contains_key("$defs"),
+                "{} is not inlined",
+                tool.name
+            );
+        }
+    }
+
+    #[test]
+    fn id_tools_require_the_id_in_their_schema_and_their_parser() {
+        for name in ["status", "logs", "artifacts", "read_artifact", "cancel"] {
+            let tool = catalog().iter().find(|t| t.name == name).expect("listed");
+            assert_eq!(tool.input_schema["required"][0], "id", "{name}");
+            let text = refusal(name, json!({ "stream": "stdout", "path": "x" }));
+            assert!(text.contains("missing field `id`"), "{name}: {text}");
+            let text = refusal(name, json!({ "id": 7 }));
+            assert!(text.contains("`id` must be a string"), "{name}: {text}");
+        }
+    }
+
+    #[test]
+    fn unknown_arguments_are_refused_by_name() {
+        let text = refusal("status", json!({ "id": "r", "verbose": true }));
+        assert!(text.contains("unknown field `verbose`"), "{text}");
+        let text = refusal("run", json!({ "argv": ["/bin/true"], "shell": "sh" }));
+        assert!(text.contains("unknown field `shell`"), "{text}");
+        let text = refusal("sandbox_info", json!({ "all": true }));
+        assert!(text.contains("unknown field `all`"), "{text}");
+        let text = refusal("format_disk", json!({}));
+        assert!(text.contains("unknown tool format_disk"), "{text}");
+    }
+
+    #[test]
+    fn run_waits_within_bounds() {
+        let wait = |v: Value| match parse("run", args(v)) {
+            Ok(ToolCall::Run { wait, .. }) => Ok(wait.as_secs()),
+            Ok(_) => panic!("not a run"),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(
+            wait(json!({ "argv": ["/bin/true"] })),
+            Ok(DEFAULT_WAIT_SECONDS)
+        );
+        assert_eq!(
+            wait(json!({ "argv": ["/bin/true"], "wait_seconds": 0 })),
+            Ok(0)
+        );
+        for bad in [json!(301), json!(-1), json!(1.5), json!("10")] {
+            let text = wait(json!({ "argv": ["/bin/true"], "wait_seconds": bad })).unwrap_err();
+            assert!(text.contains("`wait_seconds` must be"), "{text}");
+        }
+    }
+}
