@@ -143,8 +143,8 @@ async fn the_log_cap_counts_what_it_does_not_keep() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_kills_the_whole_tree() {
-    let s = start(&["cancel"], "").await;
-    let t = tenant("cancel");
+    let s = start(&["runner-cancel-tree"], "").await;
+    let t = tenant("runner-cancel-tree");
     let r = req(&["sh", "-c", "sleep 60 & sleep 60 & echo started; wait"]);
     let view = s.runner.submit(&t, r).await.unwrap();
     let q = || LogQuery {
@@ -161,7 +161,7 @@ async fn cancel_kills_the_whole_tree() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let uid = run_uid(&s, "cancel");
+    let uid = run_uid(&s, "runner-cancel-tree");
     let before = cordon_runner_test_uid(uid);
     let done = s.runner.cancel(&t, &view.id).await.unwrap();
     let done = s.runner.wait(&t, &done.id, PATIENCE).await.unwrap();
@@ -637,5 +637,29 @@ async fn shutdown_ends_running_runs_and_keeps_queued_ones() {
         done.state,
         RunState::Succeeded,
         "a queued run starts after a restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_yield_the_cpu_to_the_service() {
+    let s = start(&["nice"], "").await;
+    // Field 19 of /proc/self/stat is the niceness (the command name has no spaces).
+    let done = s
+        .run("nice", req(&["sh", "-c", "cut -d' ' -f19 /proc/self/stat"]))
+        .await;
+    assert_eq!(done.state, RunState::Succeeded, "{done:?}");
+    let q = LogQuery {
+        stream: Stream::Stdout,
+        tail_lines: None,
+        offset: None,
+        length: None,
+    };
+    let out = s.runner.logs(&tenant("nice"), &done.id, q).await.unwrap();
+    assert_eq!(out.text.trim(), "10");
+    let renice = s.run("nice", req(&["sh", "-c", "renice -n 0 -p $$"])).await;
+    assert_eq!(
+        renice.state,
+        RunState::Failed,
+        "a run cannot take its priority back"
     );
 }
