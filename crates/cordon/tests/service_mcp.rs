@@ -74,7 +74,10 @@ fn python_client_over_streamable_http_runs_reads_and_cancels() {
 /// endpoint must refuse any `Host` outside `allowed_hosts`, even with a valid token.
 #[test]
 fn mcp_endpoint_refuses_foreign_host_headers() {
-    let setup = Setup::new(&["alice"], "allowed_hosts = [\"127.0.0.1\"]\n");
+    let setup = Setup::new(
+        &["alice"],
+        "allowed_hosts = [\"127.0.0.1\"]\nmax_body_bytes = 65536\n",
+    );
     let server = setup.serve();
     let token = &setup.tenant("alice").token;
     let addr = server.base.trim_start_matches("http://").to_string();
@@ -90,6 +93,20 @@ fn mcp_endpoint_refuses_foreign_host_headers() {
     assert!(
         !local.to_ascii_lowercase().contains("mcp-session-id"),
         "{local}"
+    );
+    // The body limit holds on the MCP endpoint too.
+    let padding = "x".repeat(70_000);
+    let big = init.replace("\"t\"", &format!("\"{padding}\""));
+    // The server may close before reading all of it, and a reset can swallow its answer:
+    // try a few times until an answer arrives.
+    let oversized = (0..5)
+        .map(|_| raw_post(&addr, &addr, token, &big))
+        .find(|a| a.starts_with("HTTP/"))
+        .unwrap_or_default();
+    let status_line = oversized.lines().next().unwrap_or("");
+    assert!(
+        status_line.starts_with("HTTP/1.1 413"),
+        "oversized: {status_line}"
     );
 }
 
