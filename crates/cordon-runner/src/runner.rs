@@ -386,11 +386,7 @@ impl Inner {
         let prepared = self.prepare_dir(tenant, &id, &req, &run_dir);
         let result = prepared.and_then(|launch| self.enqueue(tenant, launch, &req));
         if result.is_err() {
-            if let Err(e) = std::fs::remove_dir_all(&run_dir) {
-                if e.kind() != std::io::ErrorKind::NotFound {
-                    tracing::warn!(path = %run_dir.display(), error = %e, "failed to remove a refused run's directory");
-                }
-            }
+            remove_refused(&run_dir);
         }
         let view = result?;
         self.audit_run(Event::Submit, &view, "queued");
@@ -546,7 +542,8 @@ impl Inner {
         if let Some(live) = lock(&self.live).get(&launch.id) {
             live.state.send_replace(state);
         }
-        tracing::info!(run_id = %launch.id, tenant = %launch.tenant, state = state.as_str(), "run ended");
+        let (run_id, tenant) = (&launch.id, &launch.tenant);
+        tracing::info!(%run_id, %tenant, state = state.as_str(), "run ended");
         self.audit.write(&Entry {
             time: now(),
             event: Event::End,
@@ -676,6 +673,16 @@ impl Inner {
             outcome,
             detail: Some(&detail),
         });
+    }
+}
+
+/// Removes what a refused submission had already created.
+fn remove_refused(run_dir: &Path) {
+    if let Err(e) = std::fs::remove_dir_all(run_dir) {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            let path = run_dir.display();
+            tracing::warn!(%path, error = %e, "failed to remove a refused run's directory");
+        }
     }
 }
 
