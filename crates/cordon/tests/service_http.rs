@@ -148,7 +148,13 @@ fn bad(
 }
 
 fn inline(path: &str, content: &str) -> Value {
-    json!({ "argv": ["/bin/true"], "inputs": [{ "kind": "inline", "path": path, "content": content }] })
+    let input = json!({ "kind": "inline", "path": path, "content": content });
+    json!({ "argv": ["/bin/true"], "inputs": [input] })
+}
+
+fn copy(root: &str, path: &str, to: Option<&str>) -> Value {
+    let input = json!({ "kind": "copy", "root": root, "path": path, "to": to });
+    json!({ "argv": ["/bin/true"], "inputs": [input] })
 }
 
 fn bad_submissions() -> Vec<Bad> {
@@ -250,42 +256,42 @@ fn bad_submissions() -> Vec<Bad> {
         ),
         bad(
             "traversal in a copy",
-            json!({"argv": ["/bin/true"], "inputs": [{"kind": "copy", "root": "runs", "path": "../../etc/passwd"}]}),
+            copy("runs", "../../etc/passwd", None),
             400,
             "invalid_request",
             "path",
         ),
         bad(
             "absolute copy source",
-            json!({"argv": ["/bin/true"], "inputs": [{"kind": "copy", "root": "runs", "path": "/etc/passwd"}]}),
+            copy("runs", "/etc/passwd", None),
             400,
             "invalid_request",
             "path",
         ),
         bad(
             "traversal in a copy destination",
-            json!({"argv": ["/bin/true"], "inputs": [{"kind": "copy", "root": "shared", "path": "data.txt", "to": "../../x"}]}),
+            copy("shared", "data.txt", Some("../../x")),
             400,
             "invalid_request",
             "to",
         ),
         bad(
             "symlink out of a shared root",
-            json!({"argv": ["/bin/true"], "inputs": [{"kind": "copy", "root": "shared", "path": "evil"}]}),
+            copy("shared", "evil", None),
             400,
             "invalid_request",
             "path",
         ),
         bad(
             "symlinked folder out of a shared root",
-            json!({"argv": ["/bin/true"], "inputs": [{"kind": "copy", "root": "shared", "path": "dir/passwd"}]}),
+            copy("shared", "dir/passwd", None),
             400,
             "invalid_request",
             "path",
         ),
         bad(
             "unknown shared root",
-            json!({"argv": ["/bin/true"], "inputs": [{"kind": "copy", "root": "nowhere", "path": "x"}]}),
+            copy("nowhere", "x", None),
             400,
             "invalid_request",
             "root",

@@ -81,7 +81,11 @@ fn mcp_endpoint_refuses_foreign_host_headers() {
     let server = setup.serve();
     let token = &setup.tenant("alice").token;
     let addr = server.base.trim_start_matches("http://").to_string();
-    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let init = concat!(
+        r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"#,
+        r#""protocolVersion":"2025-06-18","capabilities":{},"#,
+        r#""clientInfo":{"name":"t","version":"1"}}}"#
+    );
     let foreign = raw_post(&addr, "attacker.example", token, init);
     assert!(
         foreign.starts_with("HTTP/1.1 403"),
