@@ -342,7 +342,7 @@ def chart(rows, png):
         subprocess.run([sys.executable, "-m", "venv", venv], check=True)
         subprocess.run([os.path.join(venv, "bin", "pip"), "install", "--quiet",
                         "--disable-pip-version-check", "matplotlib==3.10.*"], check=True)
-    data = json.dumps({"rows": [(n, m, lo, hi) for n, m, lo, hi, _, _ in rows],
+    data = json.dumps({"rows": [(n, m, lo, hi, cpu) for n, m, lo, hi, _, cpu in rows],
                        "goal": GOALS["strict_ms"], "png": png, "title": machine()})
     subprocess.run([python, os.path.join(ROOT, "bench", "chart.py")], input=data, text=True,
                    check=True)
