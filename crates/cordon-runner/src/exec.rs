@@ -97,14 +97,16 @@ enum StartError {
 }
 
 /// Registers the cancel channel, then moves the record to `running`. `None` when the run
-/// was cancelled while it waited.
+/// was cancelled while it waited, or the runner is shutting down.
 fn claim(
     inner: &Inner,
     launch: &Launch,
 ) -> Result<Option<(UnixStream, Arc<Counters>)>, StartError> {
     let (watched, cancel) = UnixStream::pair().map_err(StartError::Channel)?;
     let counters = Arc::new(Counters::default());
-    inner.attach(&launch.id, cancel, counters.clone());
+    if !inner.attach(&launch.id, cancel, counters.clone()) {
+        return Ok(None);
+    }
     if !inner.store.claim(&launch.id, &crate::runner::now())? {
         return Ok(None);
     }

@@ -58,6 +58,10 @@ pub(crate) struct Inner {
     live: Mutex<HashMap<String, Live>>,
     tokens: Vec<(TenantName, [u8; 32])>,
     closing: AtomicBool,
+    /// One clone per run thread, dropped after the thread's last use of the runner.
+    threads: Arc<()>,
+    /// `state_dir/runner.lock`, held (flock) for the runner's lifetime.
+    _lock: std::fs::File,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -246,7 +250,7 @@ impl Runner {
         }
         // Shutdown is rare: checking the count a few times a second is enough.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        while lock(&self.inner.queue).running() > 0 && tokio::time::Instant::now() < deadline {
+        while Arc::strong_count(&self.inner.threads) > 1 && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -270,6 +274,7 @@ impl Inner {
                 .create(dir)
                 .map_err(|e| internal(format!("failed to create {}: {e}", dir.display())))?;
         }
+        let lock = lock_state_dir(&config.state_dir)?;
         let store = SqliteStore::open(&config.state_dir.join("state.db")).map_err(internal)?;
         let audit_path = config.state_dir.join("audit.log");
         let audit = AuditLog::open(&audit_path).map_err(|e| {
@@ -296,6 +301,8 @@ impl Inner {
             live: Mutex::new(HashMap::new()),
             tokens,
             closing: AtomicBool::new(false),
+            threads: Arc::new(()),
+            _lock: lock,
         })
     }
 
@@ -489,9 +496,13 @@ impl Inner {
                 return;
             };
             let inner = self.clone();
+            let token = self.threads.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("run-{}", &id[..8.min(id.len())]))
-                .spawn(move || crate::exec::run(inner, launch));
+                .spawn(move || {
+                    crate::exec::run(inner, launch);
+                    drop(token);
+                });
             if let Err(e) = spawned {
                 tracing::error!(run_id = %id, error = %e, "failed to start a run thread");
                 let ending = Ending {
@@ -508,12 +519,20 @@ impl Inner {
         }
     }
 
-    /// Called by the run thread before it claims the run.
-    pub(crate) fn attach(&self, id: &str, cancel: UnixStream, counters: Arc<Counters>) {
-        if let Some(live) = lock(&self.live).get_mut(id) {
-            live.cancel = Some(cancel);
-            live.counters = Some(counters);
+    /// Called by the run thread before it claims the run. False when the runner is
+    /// shutting down: the run stays queued for the next start. A shutdown that begins
+    /// after this check finds the cancel channel (it is registered under the same lock
+    /// that [`Runner::shutdown`] takes after raising the flag).
+    pub(crate) fn attach(&self, id: &str, cancel: UnixStream, counters: Arc<Counters>) -> bool {
+        let mut live = lock(&self.live);
+        if self.closing.load(Ordering::SeqCst) {
+            return false;
         }
+        if let Some(entry) = live.get_mut(id) {
+            entry.cancel = Some(cancel);
+            entry.counters = Some(counters);
+        }
+        true
     }
 
     /// The run has been claimed and is starting.
@@ -674,6 +693,26 @@ impl Inner {
             detail: Some(&detail),
         });
     }
+}
+
+/// Takes the state dir for this runner alone: a second runner on the same state would
+/// take the first one's running runs for lost ones.
+fn lock_state_dir(state_dir: &Path) -> Result<std::fs::File, RunnerError> {
+    use rustix::fs::{flock, FlockOperation};
+    let path = state_dir.join("runner.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| internal(format!("failed to open {}: {e}", path.display())))?;
+    flock(&file, FlockOperation::NonBlockingLockExclusive).map_err(|e| {
+        internal(format!(
+            "failed to lock {}: {e} (another runner uses this state dir)",
+            path.display()
+        ))
+    })?;
+    Ok(file)
 }
 
 /// Removes what a refused submission had already created.

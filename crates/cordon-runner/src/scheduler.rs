@@ -112,6 +112,7 @@ impl<T> Queue<T> {
     }
 
     /// Runs running now, over all tenants.
+    #[cfg(test)]
     pub fn running(&self) -> usize {
         self.running
     }

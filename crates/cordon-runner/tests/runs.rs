@@ -616,6 +616,14 @@ async fn shutdown_ends_running_runs_and_keeps_queued_ones() {
     let t = tenant("stop");
     let running = runner.submit(&t, req(&["sleep", "60"])).await.unwrap();
     let queued = runner.submit(&t, req(&["/bin/true"])).await.unwrap();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while runner.status(&t, &running.id).await.unwrap().state != RunState::Running {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     runner.shutdown().await;
     let ended = runner.status(&t, &running.id).await.unwrap();
     assert_eq!(ended.state, RunState::Cancelled, "{ended:?}");
@@ -662,4 +670,15 @@ async fn runs_yield_the_cpu_to_the_service() {
         RunState::Failed,
         "a run cannot take its priority back"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_runner_on_the_same_state_is_refused() {
+    let s = start(&["single"], "").await;
+    let second = cordon_runner::Runner::start(s.config.clone(), cordon_bin()).await;
+    match second {
+        Err(RunnerError::Internal(why)) => assert!(why.contains("another runner"), "{why}"),
+        Err(other) => panic!("{other:?}"),
+        Ok(_) => panic!("two runners share one state dir"),
+    }
 }

@@ -105,7 +105,7 @@ pub trait Store: Send + Sync {
     fn finish(&self, id: &str, end: &Ending) -> Result<(), StoreError>;
     /// `queued` -> `cancelled` for this tenant's run; false when it was not queued.
     fn cancel_queued(&self, tenant: &TenantName, id: &str, at: &str) -> Result<bool, StoreError>;
-    /// After a crash: every `running` run becomes `lost` with `reason`; returns the ids
+    /// After a crash: every `running` run becomes `lost` with `reason`; returns the runs
     /// made lost and the runs still `queued`, oldest first.
     fn recover(
         &self,
