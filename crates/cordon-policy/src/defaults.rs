@@ -119,6 +119,9 @@ const GIB: u64 = 1 << 30;
 /// - file_size 1 GiB: outputs and logs of real runs fit, one runaway write cannot fill the
 ///   disk;
 /// - open_files 4096: above what language runtimes open, far below the host's limit;
+/// - disk 2 GiB: all read-write folders together, so many files cannot fill the disk
+///   where one file may not (the folders then live on a private tmpfs of that size,
+///   which counts against the memory limit too, and are copied back at the end);
 /// - cpu: unset, because the timeout already bounds wall-clock time and CPU time would
 ///   punish parallel work.
 pub const STRICT_DEFAULTS: Limits = Limits {
@@ -128,4 +131,5 @@ pub const STRICT_DEFAULTS: Limits = Limits {
     pids: Some(256),
     file_size: Some(GIB),
     open_files: Some(4096),
+    disk: Some(2 * GIB),
 };

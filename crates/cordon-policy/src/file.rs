@@ -59,6 +59,7 @@ pub struct RawLimits {
     pub pids: Option<Spanned<Scalar>>,
     pub file_size: Option<Spanned<Scalar>>,
     pub open_files: Option<Spanned<Scalar>>,
+    pub disk: Option<Spanned<Scalar>>,
 }
 
 /// A limit as written: `pids = 256`, `timeout = 1.5` or `memory = "4GiB"`.

@@ -35,4 +35,6 @@ pub struct Flags {
     pub file_size: Option<String>,
     /// `--open-files COUNT`.
     pub open_files: Option<String>,
+    /// `--disk SIZE`.
+    pub disk: Option<String>,
 }

@@ -26,6 +26,7 @@
 //! pids = 256
 //! file_size = "1GiB"
 //! open_files = 1024                # every limit also takes "none"
+//! disk = "2GiB"                    # all read-write folders together
 //! ```
 //!
 //! `namespaces = false` asks for the Landlock + seccomp tier on purpose: no user, mount,

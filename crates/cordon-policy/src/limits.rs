@@ -80,6 +80,8 @@ pub(crate) fn limits(faults: &mut Faults, raw: &RawLimits, flags: &Flags, strict
             parse_count,
         )
         .resolve(faults, strict, d.open_files),
+        disk: field("limits.disk", "--disk", &raw.disk, &flags.disk, parse_size)
+            .resolve(faults, strict, d.disk),
     }
 }
 

@@ -88,6 +88,9 @@ pub struct Limits {
     pub pids: Option<u64>,
     pub file_size: Option<u64>,
     pub open_files: Option<u64>,
+    /// Bytes all of the run's read-write folders may hold together.
+    #[serde(default)]
+    pub disk: Option<u64>,
 }
 
 /// A validated policy: the one value every layer reads.

@@ -21,3 +21,4 @@ pub mod session;
 pub mod spec;
 pub mod stage2;
 pub mod supervisor;
+pub mod tree;

@@ -12,6 +12,11 @@
 //! place with `move_mount`. `mount_setattr` is called through `libc::syscall` because
 //! rustix does not wrap it (Linux 5.12+); its argument is a four-field plain struct.
 //!
+//! With a disk budget, the read-write grants are not the host folders themselves but
+//! subfolders of one private tmpfs of the budget's size (the *store*), filled from the
+//! host folders before the command starts (see [`crate::tree`]); the store's descriptor
+//! goes to the supervisor, which copies the content back when the run has ended.
+//!
 //! Layout inside: granted paths at their own absolute paths; `/proc` a private read-only
 //! procfs when the run has its own pid namespace; `/dev` with `null`, `zero`, `random`,
 //! `urandom`, a private `shm` tmpfs and the `fd`/`stdin`/`stdout`/`stderr` links; the root
@@ -20,6 +25,7 @@
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::CWD;
 use rustix::mount::{self, MountFlags, MountPropagationFlags, MoveMountFlags, OpenTreeFlags};
+use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::os::unix::fs::{symlink, DirBuilderExt};
@@ -60,6 +66,25 @@ pub struct RootPlan {
     pub proc: bool,
     /// Size of the private `/dev/shm`, in bytes.
     pub shm_bytes: u64,
+    /// Keep the read-write grants on a store of this many bytes instead of the host's
+    /// disk; files created in it are given to `owner` (root callers).
+    pub disk: Option<DiskPlan>,
+}
+
+/// The disk budget of the read-write grants.
+#[derive(Debug, Clone, Copy)]
+pub struct DiskPlan {
+    pub bytes: u64,
+    pub owner: Option<(u32, u32)>,
+}
+
+/// Inodes of the store: enough for any real run (a Python venv holds about 5,000 files),
+/// few enough that empty files cannot exhaust kernel memory.
+const STORE_INODES: u64 = 262_144;
+
+/// Name of read-write grant `index` inside the store.
+pub fn store_entry(index: usize) -> CString {
+    CString::new(index.to_string()).unwrap_or_default()
 }
 
 enum Source {
@@ -74,13 +99,21 @@ struct Entry {
 
 /// Builds the new root and pivots into it. Runs in the pid namespace's init, which then
 /// shares the result with the command it starts.
-pub fn build_root(plan: &RootPlan) -> Result<(), MountError> {
+/// Returns the store's descriptor when the plan has a disk budget.
+pub fn build_root(plan: &RootPlan) -> Result<Option<OwnedFd>, MountError> {
     mount::mount_change(
         "/",
         MountPropagationFlags::PRIVATE | MountPropagationFlags::REC,
     )
     .map_err(|e| fail("make private", Path::new("/"))(e.into()))?;
-    let entries = capture(plan)?;
+    let store = plan.disk.map(make_store).transpose()?;
+    let mut entries = capture(plan, store.is_none())?;
+    if let (Some(store), Some(disk)) = (&store, &plan.disk) {
+        for (index, path) in plan.rw.iter().enumerate() {
+            entries.push(fill_store(store, index, path, disk.owner)?);
+        }
+        entries.sort_by_key(|e| e.path.components().count());
+    }
     let base = Path::new(SCRATCH);
     mount::mount(
         "tmpfs",
@@ -102,19 +135,91 @@ pub fn build_root(plan: &RootPlan) -> Result<(), MountError> {
         mount::mount("proc", &target, "proc", flags, None)
             .map_err(|e| fail("mount procfs on", &target)(e.into()))?;
     }
-    pivot(base)
+    pivot(base)?;
+    Ok(store)
 }
 
-/// Clones every granted path as a detached mount, parents before children.
-fn capture(plan: &RootPlan) -> Result<Vec<Entry>, MountError> {
+/// A detached tmpfs of the budget's size: nothing but this process's descriptors (and the
+/// binds made from it) reach it.
+fn make_store(disk: DiskPlan) -> Result<OwnedFd, MountError> {
+    let at = Path::new("the disk budget's tmpfs");
+    let err = |step| move |e: rustix::io::Errno| fail(step, at)(e.into());
+    let fs = mount::fsopen("tmpfs", mount::FsOpenFlags::FSOPEN_CLOEXEC)
+        .map_err(err("open a file system context for"))?;
+    let size = disk.bytes.max(1 << 20).to_string();
+    mount::fsconfig_set_string(&fs, "size", size.as_str()).map_err(err("size"))?;
+    let inodes = STORE_INODES.to_string();
+    mount::fsconfig_set_string(&fs, "nr_inodes", inodes.as_str()).map_err(err("bound"))?;
+    mount::fsconfig_set_string(&fs, "mode", "0755").map_err(err("set the mode of"))?;
+    mount::fsconfig_create(&fs).map_err(err("create"))?;
+    let attrs = mount::MountAttrFlags::MOUNT_ATTR_NOSUID | mount::MountAttrFlags::MOUNT_ATTR_NODEV;
+    mount::fsmount(&fs, mount::FsMountFlags::FSMOUNT_CLOEXEC, attrs).map_err(err("mount"))
+}
+
+/// Copies the host folder `path` into the store's entry `index` and clones that entry as
+/// the mount to place at `path`.
+fn fill_store(
+    store: &OwnedFd,
+    index: usize,
+    path: &Path,
+    owner: Option<(u32, u32)>,
+) -> Result<Entry, MountError> {
+    let name = store_entry(index);
+    rustix::fs::mkdirat(store, name.as_c_str(), rustix::fs::Mode::RWXU)
+        .map_err(|e| fail("create the store folder for", path)(e.into()))?;
+    let flags = rustix::fs::OFlags::RDONLY
+        | rustix::fs::OFlags::DIRECTORY
+        | rustix::fs::OFlags::NOFOLLOW
+        | rustix::fs::OFlags::CLOEXEC;
+    let host = rustix::fs::open(path, flags, rustix::fs::Mode::empty())
+        .map_err(|e| fail("open", path)(e.into()))?;
+    let inner = crate::tree::open_dir(store.as_fd(), name.as_c_str())
+        .map_err(|e| fail("open the store folder for", path)(e.into()))?;
+    if let Some((uid, gid)) = owner {
+        let (uid, gid) = (
+            rustix::fs::Uid::from_raw(uid),
+            rustix::fs::Gid::from_raw(gid),
+        );
+        rustix::fs::fchown(&inner, Some(uid), Some(gid))
+            .map_err(|e| fail("hand over the store folder for", path)(e.into()))?;
+    }
+    let mode = rustix::fs::fstat(&host)
+        .map(|s| s.st_mode & 0o777)
+        .unwrap_or(0o700);
+    let _ = rustix::fs::fchmod(&inner, rustix::fs::Mode::from_raw_mode(mode));
+    let mirror = crate::tree::Mirror {
+        owner,
+        prune: false,
+    };
+    mirror
+        .run(host.as_fd(), inner.as_fd(), path)
+        .map_err(|e| MountError {
+            step: "copy into the disk budget",
+            path: e.path.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
+    let flags = OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC;
+    let fd = mount::open_tree(store, name.as_c_str(), flags)
+        .map_err(|e| fail("clone the store folder for", path)(e.into()))?;
+    Ok(Entry {
+        path: path.to_owned(),
+        source: Source::Tree(fd, true),
+    })
+}
+
+/// Clones every granted path as a detached mount, parents before children; the
+/// read-write ones only when they stay on the host (`host_rw`).
+fn capture(plan: &RootPlan, host_rw: bool) -> Result<Vec<Entry>, MountError> {
     let mut grants: Vec<(&PathBuf, u64)> = Vec::new();
     let ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
     grants.extend(plan.ro.iter().map(|p| (p, ro)));
-    grants.extend(
-        plan.rw
-            .iter()
-            .map(|p| (p, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)),
-    );
+    if host_rw {
+        grants.extend(
+            plan.rw
+                .iter()
+                .map(|p| (p, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)),
+        );
+    }
     grants.sort_by_key(|(p, _)| p.components().count());
     let mut entries = Vec::with_capacity(grants.len() + DEVICES.len());
     for (path, attrs) in grants {

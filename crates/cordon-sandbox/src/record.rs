@@ -60,6 +60,9 @@ pub struct Usage {
     /// Most processes and threads alive at once (the pids cgroup's peak), where known.
     #[serde(default)]
     pub peak_processes: Option<u64>,
+    /// Bytes copied back from the disk budget's tmpfs into the read-write folders.
+    #[serde(default)]
+    pub disk_bytes: Option<u64>,
     /// Times a fork was refused by the process limit (cgroup hosts).
     pub pids_limit_hits: Option<u64>,
     /// Processes killed by the kernel's OOM killer inside the run's cgroup.
@@ -79,6 +82,10 @@ pub struct RunRecord {
     pub signal: Option<i32>,
     pub kill_reason: Option<KillReason>,
     pub setup_error: Option<SetupError>,
+    /// Why the read-write folders could not (all) be copied back from the disk budget's
+    /// tmpfs; the command's own exit status is kept.
+    #[serde(default)]
+    pub copy_back_error: Option<String>,
     pub wall_ms: f64,
     pub user_cpu_ms: f64,
     pub sys_cpu_ms: f64,

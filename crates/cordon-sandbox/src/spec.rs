@@ -64,4 +64,7 @@ pub enum Message {
     ExecFailed { path: String, errno: i32 },
     /// The command ended (sent by the pid namespace's init).
     Exited { state: ExitState },
+    /// The disk budget's tmpfs: its descriptor travels with this line (`SCM_RIGHTS`),
+    /// holding entry `i` for read-write grant `i` of the policy.
+    Store,
 }

@@ -142,15 +142,24 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
     ro.extend(policy.ro.iter().cloned());
     let proc = ns.pid && ns.mount;
     if ns.mount {
+        let disk = policy.limits.disk.map(|bytes| mount::DiskPlan {
+            bytes,
+            owner: spec.run_ids.filter(|_| root),
+        });
         let plan = mount::RootPlan {
             ro: ro.clone(),
             rw: policy.rw.clone(),
             proc,
             shm_bytes: policy.limits.memory.unwrap_or(64 << 20).min(1 << 30),
+            disk,
         };
-        mount::build_root(&plan).map_err(at("build the run's root file system"))?;
+        let store = mount::build_root(&plan).map_err(at("build the run's root file system"))?;
+        if let Some(store) = store {
+            send_store(out, &store).map_err(at("hand the disk budget's tmpfs to cordon"))?;
+        }
     }
     report.layers.extend(mount_reports(ns.mount, proc));
+    report.push(disk_report(policy.limits.disk, ns.mount));
     enter_cwd(spec);
     if ns.pid {
         become_command_parent(out)?;
@@ -235,6 +244,45 @@ fn mount_reports(mount: bool, proc: bool) -> Vec<LayerReport> {
         )
     };
     vec![proc_report, shm]
+}
+
+fn disk_report(budget: Option<u64>, mount: bool) -> LayerReport {
+    match (budget, mount) {
+        (None, _) => LayerReport::off("limit.disk", "no disk budget set"),
+        (Some(bytes), true) => LayerReport::enforced(
+            "limit.disk",
+            format!(
+                "read-write folders on a private tmpfs of {bytes} bytes (also counted as \
+                 memory), copied back to the host when the run ends"
+            ),
+        ),
+        (Some(_), false) => LayerReport::missing(
+            "limit.disk",
+            "needs a mount namespace: the read-write folders stay on the host's disk, \
+             bounded per file by --file-size only",
+        ),
+    }
+}
+
+/// Sends the disk budget's store to the supervisor, which copies it back after the run:
+/// one [`Message::Store`] line carrying the descriptor.
+fn send_store(out: &std::fs::File, store: &OwnedFd) -> std::io::Result<()> {
+    use rustix::fd::AsFd;
+    use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
+    let mut line = serde_json::to_vec(&Message::Store).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    let fds = [store.as_fd()];
+    let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+        return Err(std::io::Error::other("no room for the descriptor"));
+    }
+    let iov = [std::io::IoSlice::new(&line)];
+    let sent = rustix::net::sendmsg(out, &iov, &mut control, SendFlags::empty())?;
+    if sent != line.len() {
+        return Err(std::io::Error::other("short write on the status socket"));
+    }
+    Ok(())
 }
 
 fn unix_report(private_root: bool, seccomp_fallback: bool) -> LayerReport {

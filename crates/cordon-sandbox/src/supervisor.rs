@@ -49,6 +49,8 @@ struct Seen {
     refused: bool,
     exec_failed: Option<i32>,
     exited: Option<ExitState>,
+    /// The disk budget's tmpfs, to copy back from once the run has ended.
+    store: Option<OwnedFd>,
 }
 
 /// Where the command's standard streams go; `None` inherits the supervisor's own.
@@ -160,9 +162,46 @@ pub fn run(
         // Whatever is left (background children outside a pid namespace) goes too.
         let _ = cg.kill();
     }
+    let store = state.seen.store.take();
     let mut record = finish(spec, state.seen, decode(status), rusage, started);
     apply_kill_reason(&mut record, state.kill, watch.cgroup, limits.cpu);
+    if let Some(store) = store {
+        copy_back(spec, &store, &mut record);
+    }
     Ok(record)
+}
+
+/// Copies the disk budget's tmpfs back into the host folders. Runs once every process of
+/// the run is gone (the helper has been reaped and the cgroup or pid namespace killed).
+fn copy_back(spec: &RunSpec, store: &OwnedFd, record: &mut RunRecord) {
+    use crate::tree::{open_dir, Mirror};
+    use rustix::fd::AsFd;
+    use rustix::fs::{open, Mode, OFlags};
+    let owner = spec
+        .run_ids
+        .filter(|_| rustix::process::geteuid().is_root());
+    let mirror = Mirror { owner, prune: true };
+    let mut bytes = 0;
+    for (index, path) in spec.policy.rw.iter().enumerate() {
+        let name = crate::mount::store_entry(index);
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let result = open_dir(store.as_fd(), name.as_c_str())
+            .and_then(|src| Ok((src, open(path, flags, Mode::empty())?)))
+            .map_err(|e| format!("failed to open {} for copying back: {e}", path.display()))
+            .and_then(|(src, dst)| {
+                mirror
+                    .run(src.as_fd(), dst.as_fd(), path)
+                    .map_err(|e| e.to_string())
+            });
+        match result {
+            Ok(copied) => bytes += copied.bytes,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "copy-back failed");
+                record.copy_back_error.get_or_insert(e);
+            }
+        }
+    }
+    record.usage.disk_bytes = Some(bytes);
 }
 
 /// How often the CPU budget is checked against the cgroup's usage.
@@ -227,14 +266,27 @@ impl Follow<'_> {
     }
 
     fn read_status(&mut self, on_ready: &mut impl FnMut(&Report)) {
-        use std::io::Read;
-        let Some(f) = self.status.as_mut() else {
+        use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+        let Some(f) = self.status.as_ref() else {
             return;
         };
         let mut chunk = [0u8; 8192];
-        match f.read(&mut chunk) {
-            Ok(0) | Err(_) => self.status = None,
-            Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+        let mut space = [std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let mut iov = [std::io::IoSliceMut::new(&mut chunk)];
+        let flags = RecvFlags::CMSG_CLOEXEC;
+        match rustix::net::recvmsg(f, &mut iov, &mut control, flags) {
+            Ok(msg) if msg.bytes > 0 => {
+                for message in control.drain() {
+                    if let RecvAncillaryMessage::ScmRights(fds) = message {
+                        for fd in fds {
+                            self.seen.store.get_or_insert(fd);
+                        }
+                    }
+                }
+                self.buf.extend_from_slice(&chunk[..msg.bytes]);
+            }
+            Ok(_) | Err(_) => self.status = None,
         }
         while let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = self.buf.drain(..=pos).collect();
@@ -317,7 +369,14 @@ fn spawn_helper(
     stdio: Stdio,
 ) -> Result<(Child, OwnedFd), SuperviseError> {
     let (spec_r, spec_w) = pipe()?;
-    let (status_r, status_w) = pipe()?;
+    // A socket, not a pipe: the helper hands over the disk budget's tmpfs on it.
+    let (status_r, status_w) = rustix::net::socketpair(
+        rustix::net::AddressFamily::UNIX,
+        rustix::net::SocketType::STREAM,
+        rustix::net::SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(|e| SuperviseError::Pipe(e.into()))?;
     let mut cmd = Command::new(helper);
     cmd.arg(STAGE2_ARG).env_clear();
     stdio.apply(&mut cmd);
@@ -390,6 +449,8 @@ fn take(seen: &mut Seen, msg: Message, on_ready: &mut impl FnMut(&Report)) {
         }
         Message::ExecFailed { errno, .. } => seen.exec_failed = Some(errno),
         Message::Exited { state } => seen.exited = Some(state),
+        // The descriptor arrived beside the line and is already in `seen.store`.
+        Message::Store => {}
     }
 }
 
@@ -428,6 +489,7 @@ fn finish(
         peak_memory_source: Some("largest resident set of any process of the run".into()),
         processes: None,
         peak_processes: None,
+        disk_bytes: None,
         pids_limit_hits: None,
         oom_kills: None,
     };
@@ -440,6 +502,7 @@ fn finish(
         signal,
         kill_reason: None,
         setup_error: seen.setup,
+        copy_back_error: None,
         wall_ms,
         user_cpu_ms: usage.user_cpu_ms,
         sys_cpu_ms: usage.sys_cpu_ms,

@@ -122,6 +122,10 @@ pub struct RunArgs {
     /// Open descriptors per process.
     #[arg(long = "open-files", value_name = "N")]
     pub open_files: Option<String>,
+    /// Bytes all read-write folders may hold together, e.g. 2GiB. The folders then live
+    /// on a private tmpfs of that size during the run and are copied back at its end.
+    #[arg(long, value_name = "SIZE")]
+    pub disk: Option<String>,
     /// Print one JSON run record on stdout when the command ends.
     #[arg(long)]
     pub json: bool,

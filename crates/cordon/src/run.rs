@@ -144,6 +144,7 @@ fn load_policy(args: RunArgs) -> Result<Policy, String> {
         pids: args.pids,
         file_size: args.file_size,
         open_files: args.open_files,
+        disk: args.disk,
     };
     cordon_policy::build(file, flags, &cwd).map_err(|e| e.to_string())
 }

@@ -217,6 +217,58 @@ for_both_callers! {
         assert!(killed.stderr.contains("file_size"), "{killed}");
     }
 
+    /// Filling the disk with many files, each below `--file-size`, by `fallocate` (which
+    /// takes no time): against `--disk 64MiB` the host folder ends below 65 MiB. Without
+    /// a disk budget the same program puts all 256 MiB on the host's disk.
+    fn disk_fill_with_many_files(caller) {
+        let fill = "for i in $(seq 16); do fallocate -l 16M f$i || exit 3; done";
+        let rw = run_dir(caller);
+        let base = cordon(caller).rw(rw.path()).limit("--file-size", "32MiB").cwd(rw.path()).json();
+        base.clone().run(&["/bin/sh", "-c", fill]).expect_success();
+        assert!(tree_bytes(rw.path()) >= 256 << 20, "the control did not fill 256 MiB");
+        for entry in std::fs::read_dir(rw.path()).unwrap() {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+
+        let confined = base.limit("--disk", "64MiB").run(&["/bin/sh", "-c", fill]);
+        confined.expect_code(3);
+        assert!(confined.stderr.contains("No space left"), "{confined}");
+        let kept = tree_bytes(rw.path());
+        assert!(kept <= 65 << 20, "{kept} bytes reached the host disk\n{confined}");
+        assert_eq!(confined.layer_level("limit.disk").as_deref(), Some("enforced"), "{confined}");
+        assert_eq!(confined.record()["usage"]["disk_bytes"].as_u64(), Some(kept));
+    }
+
+    /// What a run leaves in its folder under a disk budget reaches the host when it ends,
+    /// even when the timeout ends it: new files and folders, deletions, and links as
+    /// links; setuid bits do not survive the copy.
+    fn disk_budget_copies_results_back(caller) {
+        let rw = run_dir(caller);
+        std::fs::write(rw.path().join("input.txt"), "input").unwrap();
+        std::fs::write(rw.path().join("obsolete.txt"), "old").unwrap();
+        give_to(caller, &rw.path().join("input.txt"));
+        give_to(caller, &rw.path().join("obsolete.txt"));
+        let script = "cp input.txt out/copy.txt 2>/dev/null || { mkdir out; cp input.txt out/copy.txt; }
+rm obsolete.txt
+ln -s /etc/shadow out/link
+printf x > out/tool; chmod 6755 out/tool
+trap '' TERM; sleep 600";
+        let outcome = cordon(caller)
+            .rw(rw.path())
+            .cwd(rw.path())
+            .limit("--disk", "16MiB")
+            .limit("--timeout", "2s")
+            .run(&["/bin/sh", "-c", script]);
+        outcome.expect_code(124);
+        let out = rw.path().join("out");
+        assert_eq!(std::fs::read_to_string(out.join("copy.txt")).unwrap(), "input", "{outcome}");
+        assert!(!rw.path().join("obsolete.txt").exists(), "a deletion was lost");
+        assert_eq!(std::fs::read_link(out.join("link")).unwrap(), std::path::Path::new("/etc/shadow"));
+        let (uid, _, mode) = owner_and_mode(&out.join("tool"));
+        assert_eq!(mode & 0o7000, 0, "setuid/setgid bits came back: {mode:o}");
+        assert_eq!(uid, caller.run_uid());
+    }
+
     /// A CPU spin against `--cpu 1s`: killed for CPU, long before its 60 s timeout.
     fn cpu_spin(caller) {
         let rw = run_dir(caller);
@@ -353,6 +405,21 @@ time.sleep(float(sys.argv[1]))";
         .unwrap_or("")
         .to_string();
     assert!(!alpha_uid.is_empty() && alpha_uid != "0", "{alpha}");
+}
+
+/// Bytes of every regular file below `dir`.
+fn tree_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = entry.metadata().unwrap();
+        total += if meta.is_dir() {
+            tree_bytes(&entry.path())
+        } else {
+            meta.len()
+        };
+    }
+    total
 }
 
 /// `/proc/PID/status` VmHWM of a live process, in KiB (0 once it is gone).
