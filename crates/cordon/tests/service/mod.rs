@@ -204,6 +204,17 @@ impl Server {
         false
     }
 
+    fn answer(&self, res: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> (u16, Value) {
+        if let Err(e) = &res {
+            let alive = Path::new(&format!("/proc/{}", self.pid())).exists();
+            panic!(
+                "no answer from the server ({e}; process alive: {alive}); its log:\n{}",
+                self.log()
+            );
+        }
+        answer(res)
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
@@ -214,7 +225,7 @@ impl Server {
         if let Some(token) = token {
             req = req.header("Authorization", &format!("Bearer {token}"));
         }
-        answer(req.call())
+        self.answer(req.call())
     }
 
     /// `POST path` with a raw body and content type.
@@ -232,7 +243,7 @@ impl Server {
         if let Some(token) = token {
             req = req.header("Authorization", &format!("Bearer {token}"));
         }
-        answer(req.send(body))
+        self.answer(req.send(body))
     }
 
     /// `POST path` with a JSON body.
@@ -294,9 +305,14 @@ pub fn is_final(view: &Value) -> bool {
     !matches!(view["state"].as_str(), Some("queued" | "running") | None)
 }
 
+/// A client that opens a connection per request: the server may close a kept-alive
+/// connection after refusing a request whose body it did not read (as HTTP allows), and
+/// ureq does not retry on a fresh connection when it reuses such a one.
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_idle_connections(0)
+        .max_idle_connections_per_host(0)
         .timeout_global(Some(PATIENCE))
         .build()
         .into()
