@@ -365,11 +365,11 @@ def main():
     loops, probe = build_loops(d)
     policy = landlock_seccomp_policy(cordon, d)
     have_bwrap = ensure_bwrap()
-    lines = [f"machine: {machine()}", f"load average at start: {load()}", ""]
+    lines = [f"- machine: {machine()}", f"- load average at start: {load()}"]
 
-    lines += [f"strict tier: {tier(layers(cordon, ['--mode', 'strict']))}"]
+    lines += [f"- strict tier: {tier(layers(cordon, ['--mode', 'strict']))}"]
     if policy:
-        lines += [f"Landlock + seccomp tier: {tier(layers(cordon, ['--policy', policy]))}"]
+        lines += [f"- Landlock + seccomp tier: {tier(layers(cordon, ['--policy', policy]))}"]
     start = start_cost(cordon, policy, have_bwrap, runs)
     lines += ["", f"| start cost of /bin/true ({runs} runs each) | median ms | p10 ms "
               "| p90 ms | ratio to bare | CPU ms (median) |", "|---|---:|---:|---:|---:|---:|"]
@@ -397,7 +397,7 @@ def main():
               "|---|---:|"]
     for role, kb in cordon_rss(cordon).items():
         lines.append(f"| {role} | {kb / 1024:.1f} MiB |")
-    lines += ["", f"load average at end: {load()}"]
+    lines += ["", f"- load average at end: {load()}"]
 
     text = "\n".join(lines)
     print(text)
