@@ -152,3 +152,26 @@ fn mcp_over_stdio_refuses_an_unknown_tenant() {
         );
     }
 }
+
+/// Two services on one state directory would each take the other's runs for a crashed
+/// predecessor's: the second one must refuse to start.
+#[test]
+fn mcp_over_stdio_refuses_a_state_dir_in_use() {
+    let setup = Setup::new(&["alice"], "");
+    let server = setup.serve();
+    let out = Command::new(cordon_bin())
+        .args(["mcp", "--config"])
+        .arg(setup.config_path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("failed to run cordon mcp");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "stdout belongs to the protocol");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("another runner uses this state dir"),
+        "{stderr}"
+    );
+    // The first service is unharmed.
+    assert!(server.run_ids(setup.tenant("alice")).is_empty());
+}
