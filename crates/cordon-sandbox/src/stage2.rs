@@ -129,6 +129,7 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
     };
     report.layers.extend(reports);
     if ns.pid {
+        pid_namespace_kills(report);
         become_init_parent(out, parent)?;
         parent = None;
     }
@@ -218,6 +219,22 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
         std::process::exit(EXIT_SETUP);
     }
     Ok(())
+}
+
+/// Without a cgroup of its own the whole-run kill was reported partial; a pid namespace
+/// makes it complete: when its init exits, the kernel kills every process left in it,
+/// whatever session or process group they moved to.
+fn pid_namespace_kills(report: &mut Report) {
+    use crate::report::Level;
+    for layer in &mut report.layers {
+        if layer.layer == "kill" && layer.level == Level::Partial {
+            *layer = LayerReport::enforced(
+                "kill",
+                "the run's own pid namespace: when its init exits, every process left in \
+                 it is killed (no cgroup of the run's own)",
+            );
+        }
+    }
 }
 
 fn mount_reports(mount: bool, proc: bool) -> Vec<LayerReport> {

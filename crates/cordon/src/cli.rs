@@ -82,7 +82,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "profile")]
     pub policy: Option<PathBuf>,
     /// Named policy: NAME.toml from $CORDON_PROFILE_DIR, /etc/cordon/profiles, or the
-    /// built-in ones (energyplus, python); the flags below add to it.
+    /// built-in ones (energyplus, gcc, python, ruby); the flags below add to it.
     #[arg(long, value_name = "NAME")]
     pub profile: Option<String>,
     /// Grant read and execute below PATH (repeatable).

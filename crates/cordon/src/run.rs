@@ -172,7 +172,10 @@ fn explain(record: &RunRecord) {
             let short: Vec<String> = record
                 .report
                 .shortfalls()
-                .map(|l| format!("{} is {:?} ({})", l.layer, l.level, l.detail).to_lowercase())
+                .map(|l| {
+                    let level = format!("{:?}", l.level).to_lowercase();
+                    format!("{} is {level} ({})", l.layer, l.detail)
+                })
                 .collect();
             eprintln!("cordon: strict mode refused to run: {}", short.join("; "));
         }

@@ -460,3 +460,97 @@ fn runs_leave_no_cgroup_behind() {
         );
     }
 }
+
+/// The account the delegation test uses: unprivileged, with the v1 memory, pids and
+/// cpuacct hierarchies delegated to it as `<mount>/cordon/user-<uid>` (what an
+/// administrator does for a tool server that runs without root).
+const DELEGATED_USER: &str = "cordon-deleg";
+
+fn delegated_uid() -> u32 {
+    let create = format!(
+        "id -u {DELEGATED_USER} >/dev/null 2>&1 || \
+         useradd --system --no-create-home --shell /usr/sbin/nologin {DELEGATED_USER}"
+    );
+    let status = Command::new("flock")
+        .args(["/tmp/cordon-test-useradd.lock", "sh", "-c", &create])
+        .status()
+        .expect("failed to run useradd");
+    assert!(status.success());
+    let out = Command::new("id")
+        .args(["-u", DELEGATED_USER])
+        .output()
+        .unwrap();
+    let uid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    for controller in ["memory", "pids", "cpuacct"] {
+        let dir = format!("/sys/fs/cgroup/{controller}/cordon/user-{uid}");
+        let _ = std::fs::create_dir_all(&dir);
+        let status = Command::new("chown")
+            .args(["-R", &format!("{uid}:{uid}"), &dir])
+            .status()
+            .unwrap();
+        assert!(status.success(), "failed to delegate {dir}");
+    }
+    uid
+}
+
+/// An unprivileged caller with a delegated cgroup gets whole-run limits, so strict mode
+/// runs with its default limits; the fork bomb stops at `--pids`, and the run cgroup is
+/// made and removed inside the delegated folder.
+#[test]
+fn delegated_cgroup_gives_an_unprivileged_caller_strict_limits() {
+    let uid = delegated_uid();
+    let rw = run_dir(Caller::Root);
+    chown(rw.path(), uid, uid);
+    let argv = |extra: &[&str]| {
+        let mut a: Vec<std::ffi::OsString> = vec![cordon_bin().into(), "run".into()];
+        for x in ["--mode", "strict", "--json", "--rw"] {
+            a.push(x.into());
+        }
+        a.push(rw.path().into());
+        a.extend(extra.iter().map(std::ffi::OsString::from));
+        a
+    };
+    let run = |extra: &[&str]| {
+        let out = as_uid(uid, uid, &argv(extra))
+            .current_dir(rw.path())
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stdout, stderr)
+    };
+    let (code, stdout, stderr) = run(&["--pids", "32", "--", PYTHON, "-c", FORK_BOMB, "300"]);
+    assert_eq!(code, Some(0), "{stdout}\n{stderr}");
+    let made: u64 = stdout
+        .lines()
+        .next()
+        .unwrap_or("")
+        .trim()
+        .parse()
+        .unwrap_or(999);
+    assert!(made < 32, "the fork bomb made {made} children\n{stdout}");
+    let record: serde_json::Value = stdout
+        .lines()
+        .rev()
+        .find_map(|l| serde_json::from_str(l).ok())
+        .expect("no record");
+    let layers = record["report"]["layers"].as_array().unwrap();
+    for name in ["limit.memory", "limit.pids", "kill"] {
+        let layer = layers.iter().find(|l| l["layer"] == name).unwrap();
+        assert_eq!(layer["level"], "enforced", "{name}: {layer}");
+    }
+    let pids = layers.iter().find(|l| l["layer"] == "limit.pids").unwrap();
+    let detail = pids["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("cordon/user-{uid}/run-")),
+        "{detail}"
+    );
+    let leftovers = std::fs::read_dir(format!("/sys/fs/cgroup/pids/cordon/user-{uid}"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("run-"))
+        .count();
+    assert_eq!(leftovers, 0, "run cgroups left behind");
+}

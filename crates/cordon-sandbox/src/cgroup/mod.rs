@@ -276,6 +276,21 @@ fn delegation_root(h: &Hierarchy, writable: impl Fn(&Path) -> bool) -> Option<Pa
     best
 }
 
+/// Where an administrator delegates a v1 hierarchy to an unprivileged uid:
+/// `<mount>/cordon/user-<uid>`, owned by that uid (the directory and its `cgroup.procs`
+/// and `tasks`). A v1 cgroup needs no common ancestor for a move, so such a caller can
+/// put its runs there; cgroup v2 forbids that without a delegated session cgroup.
+fn user_dir(h: &Hierarchy) -> PathBuf {
+    let uid = rustix::process::geteuid().as_raw();
+    h.mount.join("cordon").join(format!("user-{uid}"))
+}
+
+/// [`user_dir`], when it exists and the caller may use it.
+fn delegated_parent(h: &Hierarchy) -> Option<PathBuf> {
+    let dir = user_dir(h);
+    (!rustix::process::geteuid().is_root() && writable(&dir)).then_some(dir)
+}
+
 /// The caller may create cgroups under `dir` and move processes through it.
 fn writable(dir: &Path) -> bool {
     use rustix::fs::{access, Access};

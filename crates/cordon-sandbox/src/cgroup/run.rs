@@ -153,10 +153,14 @@ pub fn cleanup_stale(layout: &Layout) {
         Layout::None(_) => Vec::new(),
     };
     for h in hierarchies {
-        let Some(base) = delegation_root(h, writable) else {
-            continue;
+        let parent = match delegation_root(h, writable) {
+            Some(base) => base.join("cordon"),
+            None => match super::delegated_parent(h) {
+                Some(dir) => dir,
+                None => continue,
+            },
         };
-        let Ok(entries) = std::fs::read_dir(base.join("cordon")) else {
+        let Ok(entries) = std::fs::read_dir(parent) else {
             continue;
         };
         for path in entries.filter_map(|e| Some(e.ok()?.path())) {

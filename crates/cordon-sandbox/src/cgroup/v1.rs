@@ -20,14 +20,21 @@ pub(super) fn setup(
     unusable: &mut Vec<String>,
 ) -> Result<(), CgroupError> {
     for h in hierarchies {
-        let Some(base) = delegation_root(h, writable) else {
-            unusable.push(format!(
-                "cgroup v1 {} is not writable (not root)",
-                h.mount.display()
-            ));
-            continue;
+        let parent = match delegation_root(h, writable) {
+            Some(base) => base.join("cordon"),
+            None => match super::delegated_parent(h) {
+                Some(parent) => parent,
+                None => {
+                    unusable.push(format!(
+                        "cgroup v1 {} is not writable (not root, and no {} delegated to this \
+                         uid)",
+                        h.mount.display(),
+                        super::user_dir(h).display()
+                    ));
+                    continue;
+                }
+            },
         };
-        let parent = base.join("cordon");
         make_dir(&parent, true)?;
         let run = parent.join(name);
         make_dir(&run, false)?;

@@ -1,18 +1,19 @@
 //! Shared by the `workloads_*` tests: a confined run under a named profile in strict mode,
 //! and the checks on what it enforced.
 //!
-//! Strict mode refuses an unprivileged caller on a host that delegates it no cgroup (this
-//! one: memory and process limits exist only in cgroup v1, which is never delegated), since
-//! the whole-run kill and the memory and process limits are then per process, hence
-//! partial. [`confined`] checks that such a refusal names those layers and nothing else,
-//! and then repeats the run in auto mode, where every other layer must still be enforced.
+//! Strict mode refuses an unprivileged caller on a host that delegates it no cgroup (here
+//! the test account has none), since the memory and process limits are then per process
+//! (rlimits), hence partial. [`confined`] checks that such a refusal names those layers
+//! and nothing else, and then repeats the run in strict mode with both limits declined
+//! (`--memory none --pids none`), where every other layer must be enforced. (With a
+//! delegated cgroup, strict mode runs with the limits; `attack_resources` shows that.)
 
 #![allow(dead_code)] // each workload test file uses a different part
 
 use crate::common::{cordon_cli, Caller, Outcome};
 
 /// Layers an unprivileged caller cannot get in full without a delegated cgroup.
-pub const CGROUP_LAYERS: [&str; 3] = ["kill", "limit.memory", "limit.pids"];
+pub const CGROUP_LAYERS: [&str; 2] = ["limit.memory", "limit.pids"];
 
 /// `cordon run --profile PROFILE --mode strict --json FLAGS... -- CMD...` as `caller`,
 /// expected to succeed, with every layer enforced (see the module docs for the exceptions).
@@ -20,7 +21,10 @@ pub fn confined<S: AsRef<str>>(caller: Caller, profile: &str, flags: &[S], cmd: 
     let mut outcome = run(caller, profile, "strict", flags, cmd);
     if caller == Caller::Unprivileged && outcome.code() == Some(125) {
         expect_refused_for_cgroup_only(&outcome);
-        outcome = run(caller, profile, "auto", flags, cmd);
+        let mut declined: Vec<&str> = vec!["--memory", "none", "--pids", "none"];
+        declined.extend(flags.iter().map(AsRef::as_ref));
+        let cmd: Vec<&str> = cmd.iter().map(AsRef::as_ref).collect();
+        outcome = run(caller, profile, "strict", &declined, &cmd);
     }
     outcome.expect_success();
     expect_enforced(caller, &outcome);
@@ -66,7 +70,7 @@ fn split(outcome: &Outcome) -> (&str, serde_json::Value) {
 
 /// Asserts every layer of the record is enforced, except: limits the policy does not set;
 /// the layer a caller goes without by design (root needs no user namespace, an
-/// unprivileged caller changes no uid); and, for an unprivileged caller, [`CGROUP_LAYERS`].
+/// unprivileged caller changes no uid).
 pub fn expect_enforced(caller: Caller, outcome: &Outcome) {
     let record = record(outcome);
     let layers = record["report"]["layers"]
@@ -82,8 +86,7 @@ pub fn expect_enforced(caller: Caller, outcome: &Outcome) {
         let name = layer["layer"].as_str().unwrap_or_default();
         let level = layer["level"].as_str().unwrap_or_default();
         let fine = level == "enforced"
-            || (level == "off" && (name.starts_with("limit.") || name == optional))
-            || (caller == Caller::Unprivileged && CGROUP_LAYERS.contains(&name));
+            || (level == "off" && (name.starts_with("limit.") || name == optional));
         assert!(fine, "layer {name} is {level}\n{outcome}");
     }
 }
