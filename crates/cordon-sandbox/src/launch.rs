@@ -25,6 +25,19 @@ use std::time::Duration;
 /// Time between SIGTERM and SIGKILL when a run is ended early.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(2);
 
+/// File name of the small stage-2 helper binary.
+pub const HELPER_NAME: &str = "cordon-stage2";
+
+/// The helper to re-execute for each run: `cordon-stage2` beside the running binary when
+/// it is there (it loads much faster than the whole CLI), else the running binary itself,
+/// which serves as the helper through its hidden `__stage2` subcommand.
+pub fn default_helper() -> std::io::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let small = exe.with_file_name(HELPER_NAME);
+    let usable = rustix::fs::access(&small, rustix::fs::Access::EXEC_OK).is_ok();
+    Ok(if usable { small } else { exe })
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
     #[error(transparent)]

@@ -45,7 +45,7 @@ pub fn run(args: RunArgs) -> i32 {
              environment, files, network and privileges"
         );
     }
-    let helper = match std::env::current_exe() {
+    let helper = match launch::default_helper() {
         Ok(p) => p,
         Err(e) => {
             eprintln!("cordon: failed to locate the cordon binary for the helper: {e}");
@@ -230,7 +230,7 @@ pub fn probe_report() -> Result<Report, String> {
     let prepared =
         launch::prepare(policy, vec!["/bin/true".into()], &ctx).map_err(|e| e.to_string())?;
     let opts = launch::Options {
-        helper: std::env::current_exe().map_err(|e| e.to_string())?,
+        helper: launch::default_helper().map_err(|e| e.to_string())?,
         grace: launch::DEFAULT_GRACE,
         cancel: None,
         stdio: Stdio::default(),

@@ -147,7 +147,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, ServeError> {
 }
 
 async fn start_runner(config: Config) -> Result<Runner, ServeError> {
-    let helper: PathBuf = std::env::current_exe().map_err(ServeError::Helper)?;
+    let helper: PathBuf = cordon_sandbox::launch::default_helper().map_err(ServeError::Helper)?;
     Runner::start(config, helper)
         .await
         .map_err(ServeError::Runner)

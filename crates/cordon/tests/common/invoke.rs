@@ -22,10 +22,13 @@ pub fn cordon_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let built = Path::new(env!("CARGO_BIN_EXE_cordon"));
+        let helper = Path::new(env!("CARGO_BIN_EXE_cordon-stage2"));
         super::dirs::shared_copy("bin", built, |staging| {
-            let target = staging.join("cordon");
-            std::fs::copy(built, &target).expect("failed to copy the cordon binary");
-            super::dirs::chmod(&target, 0o755);
+            for (from, name) in [(built, "cordon"), (helper, "cordon-stage2")] {
+                let target = staging.join(name);
+                std::fs::copy(from, &target).expect("failed to copy a cordon binary");
+                super::dirs::chmod(&target, 0o755);
+            }
         })
         .join("cordon")
     })
