@@ -22,7 +22,7 @@ flock "$LOCK" bash -c "
 "
 
 missing=()
-for tool in /usr/bin/python3 ruby gcc setpriv script flock unshare bash sh seq sort tail; do
+for tool in /usr/bin/python3 ruby gcc make setpriv script flock unshare bash sh seq sort tail pgrep fallocate; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
 done
 if ((${#missing[@]})); then
