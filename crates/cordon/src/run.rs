@@ -192,6 +192,9 @@ fn explain(record: &RunRecord) {
         }
         RunStatus::Exited | RunStatus::Signaled => {}
     }
+    if let Some(hits) = record.usage.pids_limit_hits.filter(|h| *h > 0) {
+        eprintln!("cordon: the run hit its process limit (--pids): {hits} forks refused");
+    }
 }
 
 /// What a kill reason means, in the user's terms.

@@ -156,6 +156,11 @@ for_both_callers! {
 
         let (made, confined) = forks_made(base.limit("--pids", "32"), 300);
         assert!(made < 32, "the fork bomb made {made} children under --pids 32\n{confined}");
+        if caller == Caller::Root {
+            let hits = confined.record()["usage"]["pids_limit_hits"].as_u64().unwrap_or(0);
+            assert!(hits > 0, "the record counts no refused fork\n{confined}");
+            assert!(confined.stderr.contains("process limit"), "{confined}");
+        }
         assert_eq!(
             confined.layer_level("limit.pids").as_deref(),
             Some(expected_limit_level(caller)),
@@ -267,6 +272,27 @@ trap '' TERM; sleep 600";
         let (uid, _, mode) = owner_and_mode(&out.join("tool"));
         assert_eq!(mode & 0o7000, 0, "setuid/setgid bits came back: {mode:o}");
         assert_eq!(uid, caller.run_uid());
+    }
+
+    /// SIGTERM to cordon cancels the run: the whole tree (a survivor planted with
+    /// `setsid` included) is ended, and the record and stderr say `cancel`.
+    fn cancel_by_sigterm_to_cordon(caller) {
+        let rw = run_dir(caller);
+        let mark = marker() + 4;
+        let script = format!("{}; trap '' TERM; sleep 600", survivor_script(mark));
+        let running = cordon(caller).rw(rw.path()).json().spawn(&["/bin/sh", "-c", &script]);
+        assert!(wait_until(Duration::from_secs(20), || !sleepers(mark).is_empty()));
+        let status = Command::new("kill")
+            .args(["-TERM", &running.pid().to_string()])
+            .status()
+            .expect("failed to run kill");
+        assert!(status.success());
+        let outcome = running.wait();
+        assert_eq!(kill_reason(&outcome), "cancel", "{outcome}");
+        assert!(outcome.stderr.contains("(cancel)"), "{outcome}");
+        let left = survivors_after(mark, Duration::from_secs(3));
+        kill_all(&left);
+        assert!(left.is_empty(), "survivors after a cancel: {left:?}");
     }
 
     /// A CPU spin against `--cpu 1s`: killed for CPU, long before its 60 s timeout.
