@@ -552,17 +552,11 @@ impl Inner {
         });
     }
 
-    /// The run ended: record it, tell the audit log and any waiter.
+    /// The run ended: tell the audit log, record it, then wake any waiter, in that order,
+    /// so that whoever sees the run finished also finds its end in the audit log.
     pub(crate) fn finished(&self, launch: &Launch, ending: &Ending) {
-        if let Err(e) = self.store.finish(&launch.id, ending) {
-            tracing::error!(run_id = %launch.id, error = %e, "failed to record a run's end");
-        }
         let state = ending.state.unwrap_or(RunState::Failed);
-        if let Some(live) = lock(&self.live).get(&launch.id) {
-            live.state.send_replace(state);
-        }
         let (run_id, tenant) = (&launch.id, &launch.tenant);
-        tracing::info!(%run_id, %tenant, state = state.as_str(), "run ended");
         self.audit.write(&Entry {
             time: now(),
             event: Event::End,
@@ -573,6 +567,13 @@ impl Inner {
             outcome: state.as_str(),
             detail: ending.error.as_deref(),
         });
+        if let Err(e) = self.store.finish(&launch.id, ending) {
+            tracing::error!(%run_id, error = %e, "failed to record a run's end");
+        }
+        if let Some(live) = lock(&self.live).get(&launch.id) {
+            live.state.send_replace(state);
+        }
+        tracing::info!(%run_id, %tenant, state = state.as_str(), "run ended");
     }
 
     /// The run thread is done with its slot.

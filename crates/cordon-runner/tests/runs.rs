@@ -637,9 +637,19 @@ async fn shutdown_ends_running_runs_and_keeps_queued_ones() {
         "{refused:?}"
     );
     drop(runner);
-    let again = cordon_runner::Runner::start(config, cordon_bin())
-        .await
-        .unwrap();
+    // The old runner's last handles (its scheduler task, its run threads) let go of the
+    // state directory's lock a moment after the drop; a new process would not wait.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    let again = loop {
+        match cordon_runner::Runner::start(config.clone(), cordon_bin()).await {
+            Ok(runner) => break runner,
+            Err(e) if std::time::Instant::now() < deadline => {
+                tracing::debug!(error = %e, "the state directory is still locked");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the runner did not start again: {e}"),
+        }
+    };
     let done = again.wait(&t, &queued.id, PATIENCE).await.unwrap();
     assert_eq!(
         done.state,
