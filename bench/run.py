@@ -310,7 +310,9 @@ def cordon_rss(cordon):
         tree = [p.pid] + descendants(p.pid)
         for depth, pid in enumerate(tree):
             st = status_of(pid)
-            if st.get("Name") == "cordon" and "VmHWM" in st:
+            # The helper runs as `cordon-stage2` when that binary sits beside cordon; the
+            # kernel cuts process names to 15 characters.
+            if st.get("Name", "").startswith("cordon") and "VmHWM" in st:
                 kb = int(st["VmHWM"].split()[0])
                 role = ("supervisor", "stage-2 helper", "pid-namespace init")[min(depth, 2)]
                 peaks[role] = max(peaks.get(role, 0), kb)

@@ -200,7 +200,16 @@ fn home_refusal(path: &Path, homes: &[(String, PathBuf)]) -> Option<RwRefusal> {
 
 /// Every user's home directory on this host, as written in `/etc/passwd` and, where it
 /// exists, canonical. A host without the file has no homes to protect.
+///
+/// Read once per process: a long-lived caller (the runner builds a policy per submitted
+/// run) would otherwise walk every home directory on each build. A user added while it
+/// runs is protected from its next start on.
 pub(crate) fn host_homes() -> Vec<(String, PathBuf)> {
+    static HOMES: std::sync::OnceLock<Vec<(String, PathBuf)>> = std::sync::OnceLock::new();
+    HOMES.get_or_init(read_host_homes).clone()
+}
+
+fn read_host_homes() -> Vec<(String, PathBuf)> {
     let text = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let mut homes = homes_in_passwd(&text);
     let canonical: Vec<_> = homes
