@@ -69,6 +69,10 @@ pub struct LimitsRequest {
     /// Open file descriptors per process, e.g. "256".
     #[serde(default)]
     pub open_files: Option<String>,
+    /// Bytes the run's folder may hold, e.g. "1GiB" (kept on a private tmpfs of that size
+    /// during the run, counted against memory, copied back at the end).
+    #[serde(default)]
+    pub disk: Option<String>,
 }
 
 /// One input of a run.

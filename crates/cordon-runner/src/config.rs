@@ -124,6 +124,8 @@ pub struct LimitsConfig {
     pub file_size: Option<String>,
     #[serde(default, deserialize_with = "limit_value")]
     pub open_files: Option<String>,
+    #[serde(default, deserialize_with = "limit_value")]
+    pub disk: Option<String>,
 }
 
 /// One tenant: its name, the hash of its bearer token and its budget.
@@ -340,6 +342,7 @@ pub(crate) struct LimitValues {
     pub pids: Option<u64>,
     pub file_size: Option<u64>,
     pub open_files: Option<u64>,
+    pub disk: Option<u64>,
 }
 
 impl LimitsConfig {
@@ -363,6 +366,7 @@ impl LimitsConfig {
             pids: one("pids", &self.pids, parse_count)?,
             file_size: one("file_size", &self.file_size, parse_size)?,
             open_files: one("open_files", &self.open_files, parse_count)?,
+            disk: one("disk", &self.disk, parse_size)?,
         })
     }
 }

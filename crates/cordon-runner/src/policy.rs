@@ -143,6 +143,7 @@ fn limits(config: &Config, req: &LimitsRequest) -> Result<Flags, RunnerError> {
         pids: req.pids.clone(),
         file_size: req.file_size.clone(),
         open_files: req.open_files.clone(),
+        disk: req.disk.clone(),
     };
     let parsed = asked
         .parsed()
@@ -159,6 +160,7 @@ fn limits(config: &Config, req: &LimitsRequest) -> Result<Flags, RunnerError> {
         pids: pick(&req.pids, &d.pids),
         file_size: pick(&req.file_size, &d.file_size),
         open_files: pick(&req.open_files, &d.open_files),
+        disk: pick(&req.disk, &d.disk),
         ..Flags::default()
     })
 }
@@ -207,5 +209,6 @@ fn within(
         req.open_files.is_some(),
         ceiling.open_files,
         asked.open_files,
-    )
+    )?;
+    check("disk", req.disk.is_some(), ceiling.disk, asked.disk)
 }

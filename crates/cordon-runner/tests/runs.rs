@@ -692,3 +692,28 @@ async fn a_second_runner_on_the_same_state_is_refused() {
         Ok(_) => panic!("two runners share one state dir"),
     }
 }
+
+/// A run's `limits.disk` bounds what its folder can hold, however many files it uses, and
+/// what it did write within the budget is there afterwards as an artifact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_disk_limit_bounds_the_run_folder() {
+    let s = start(&["disk"], "").await;
+    let fill = "printf kept > kept.txt; for i in 1 2 3 4; do head -c 4194304 /dev/zero > f$i || exit 7; done";
+    let r = req_json(serde_json::json!({
+        "argv": ["/bin/sh", "-c", fill],
+        "limits": {"disk": "8MiB"},
+    }));
+    let done = s.run("disk", r).await;
+    assert_eq!(done.exit_code, Some(7), "{done:?}");
+    let report = done.report.clone().unwrap_or_default();
+    let disk = report["layers"]
+        .as_array()
+        .and_then(|l| l.iter().find(|x| x["layer"] == "limit.disk").cloned())
+        .unwrap_or_default();
+    assert_eq!(disk["level"], "enforced", "{disk}");
+    let t = tenant("disk");
+    let list = s.runner.artifacts(&t, &done.id).await.unwrap();
+    let total: u64 = list.iter().map(|a| a.size).sum();
+    assert!(total <= 8 << 20, "{total} bytes reached the host\n{list:?}");
+    assert!(list.iter().any(|a| a.path == "kept.txt"), "{list:?}");
+}
