@@ -282,8 +282,13 @@ fn delegation_root(h: &Hierarchy, writable: impl Fn(&Path) -> bool) -> Option<Pa
 /// put its runs there; cgroup v2 forbids that without a delegated session cgroup.
 fn user_dir(h: &Hierarchy) -> PathBuf {
     let uid = rustix::process::geteuid().as_raw();
-    h.mount.join("cordon").join(format!("user-{uid}"))
+    h.mount
+        .join("cordon")
+        .join(format!("{DELEGATED_PREFIX}{uid}"))
 }
+
+/// Name prefix of delegated folders under `cordon/`; run cgroups never start with it.
+const DELEGATED_PREFIX: &str = "user-";
 
 /// [`user_dir`], when it exists and the caller may use it.
 fn delegated_parent(h: &Hierarchy) -> Option<PathBuf> {

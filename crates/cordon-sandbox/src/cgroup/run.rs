@@ -1,7 +1,7 @@
 //! Ending a run's cgroups: killing what is in them, reading what they accounted, removing
 //! them, and clearing leftovers of runs whose supervisor died.
 
-use super::{delegation_root, v1, v2, writable};
+use super::{delegation_root, v1, v2, writable, DELEGATED_PREFIX};
 use super::{CgroupError, CgroupUsage, Hierarchy, Layout, RunCgroup, RunDir};
 use rustix::process::{kill_process, Pid, Signal};
 use std::path::Path;
@@ -144,8 +144,24 @@ fn kill_listed(dir: &Path) -> Result<(), CgroupError> {
 
 /// Removes empty run cgroups left under `cordon/` by supervisors that died, in every
 /// hierarchy of `layout`. Populated ones and ones younger than a minute (a run that is
-/// being set up) are left alone; errors are ignored.
+/// being set up) are left alone, and so are the `user-<uid>` folders an administrator
+/// delegates (see [`super::delegated_parent`]); errors are ignored.
+///
+/// It runs at the start of a run, so it is kept cheap: control files are skipped by
+/// their directory-entry type without a `stat`, and a long-lived process (the runner)
+/// sweeps at most once per [`STALE_AGE`].
 pub fn cleanup_stale(layout: &Layout) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_SWEEP: AtomicU64 = AtomicU64::new(0);
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let last = LAST_SWEEP.swap(now, Ordering::Relaxed);
+    if last != 0 && now.saturating_sub(last) < STALE_AGE.as_secs() {
+        LAST_SWEEP.store(last, Ordering::Relaxed);
+        return;
+    }
     let hierarchies: Vec<&Hierarchy> = match layout {
         Layout::V2(h) => vec![h],
         Layout::Hybrid { v1, unified } => v1.iter().chain([unified]).collect(),
@@ -163,7 +179,16 @@ pub fn cleanup_stale(layout: &Layout) {
         let Ok(entries) = std::fs::read_dir(parent) else {
             continue;
         };
-        for path in entries.filter_map(|e| Some(e.ok()?.path())) {
+        let runs = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter(|e| {
+                !e.file_name()
+                    .to_string_lossy()
+                    .starts_with(DELEGATED_PREFIX)
+            })
+            .map(|e| e.path());
+        for path in runs {
             if is_stale(&path) && std::fs::remove_dir(&path).is_ok() {
                 tracing::debug!(path = %path.display(), "removed a leftover run cgroup");
             }
@@ -178,10 +203,9 @@ fn is_stale(path: &Path) -> bool {
         .and_then(|t| SystemTime::now().duration_since(t).ok())
         .is_some_and(|age| age >= STALE_AGE);
     let v2 = path.join("cgroup.events").exists();
-    old && path.is_dir()
-        && dir_empty(&RunDir {
-            path: path.to_owned(),
-            v2,
-            controllers: Vec::new(),
-        })
+    old && dir_empty(&RunDir {
+        path: path.to_owned(),
+        v2,
+        controllers: Vec::new(),
+    })
 }

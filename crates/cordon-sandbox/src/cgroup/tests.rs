@@ -212,12 +212,17 @@ fn stale_run_cgroups_are_removed_but_fresh_and_populated_ones_kept() {
             .unwrap();
         assert!(st.success());
     };
+    let delegated = base.join(format!("user-{}", 4_000_000 + std::process::id()));
+    std::fs::create_dir(&delegated).unwrap();
     old(&stale);
+    old(&delegated);
     old(&base.join(name("busy")));
     cleanup_stale(&detect());
     assert!(!stale.exists());
     assert!(fresh.exists() && base.join(name("busy")).exists());
+    assert!(delegated.exists(), "a delegated folder was swept");
     std::fs::remove_dir(&fresh).unwrap();
+    std::fs::remove_dir(&delegated).unwrap();
     keep.remove().unwrap();
     assert!(child.wait().unwrap().signal() == Some(libc::SIGKILL));
 }
