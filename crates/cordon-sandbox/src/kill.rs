@@ -92,9 +92,7 @@ fn namespace_members(waiter: Pid) -> Vec<Pid> {
 
 /// Processes listed in the run's cgroup (any hierarchy lists all of them).
 fn cgroup_members(cg: &RunCgroup) -> Vec<Pid> {
-    cg.procs_files()
-        .first()
-        .and_then(|f| fs::read_to_string(f).ok())
+    fs::read_to_string(cg.procs_file())
         .unwrap_or_default()
         .lines()
         .filter_map(|l| l.trim().parse::<i32>().ok())

@@ -105,7 +105,7 @@ pub fn prepare(policy: Policy, argv: Vec<String>, ctx: &Context) -> Result<Prepa
     } else {
         run_cgroup(&policy, &mut pre)
     };
-    let procs = cgroup.as_ref().map(|c| c.procs_files()).unwrap_or_default();
+    let entry = cgroup.as_ref().map(|c| c.entry()).unwrap_or_default();
     let (memory, pids) = cgroup
         .as_ref()
         .map(|c| (c.limits_memory(), c.limits_pids()))
@@ -116,7 +116,7 @@ pub fn prepare(policy: Policy, argv: Vec<String>, ctx: &Context) -> Result<Prepa
         env,
         cwd: ctx.cwd.clone(),
         run_ids,
-        cgroup_procs: procs,
+        cgroup: entry,
         pre_report: pre,
         cgroup_memory: memory,
         cgroup_pids: pids,

@@ -28,14 +28,31 @@ pub struct RunSpec {
     pub cwd: PathBuf,
     /// uid and gid to switch to (only when the supervisor runs as root).
     pub run_ids: Option<(u32, u32)>,
-    /// `cgroup.procs` files the helper joins before it gives up privileges.
-    pub cgroup_procs: Vec<PathBuf>,
+    /// The run's cgroups, joined by the helper before it gives up privileges.
+    pub cgroup: CgroupEntry,
     /// Layers already decided by the supervisor (environment, cgroup limits).
     pub pre_report: Report,
     /// Whether a cgroup provides the memory limit (else rlimits stand in).
     pub cgroup_memory: bool,
     /// Whether a cgroup provides the process limit (else rlimits stand in).
     pub cgroup_pids: bool,
+}
+
+/// Where the helper puts the run in its cgroups. Moving a whole process between cgroups
+/// takes the kernel's global thread-group lock for writing, which waits for an RCU grace
+/// period (5 to 15 ms on a small VM, longer than everything else a run costs), so
+/// neither way used here moves a process:
+/// - v1 hierarchies: the single-threaded helper writes `0` to each `tasks` file, which
+///   moves only the calling thread and skips that lock; its children inherit the cgroup;
+/// - the v2 directory: the pid namespace's init is created inside it (`clone3` with
+///   `CLONE_INTO_CGROUP`). Without a pid namespace, or where `clone3` is refused, the
+///   helper writes `0` to its `cgroup.procs` instead and pays the grace period.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct CgroupEntry {
+    /// v1 `tasks` files.
+    pub tasks: Vec<PathBuf>,
+    /// The run's directory in the v2 hierarchy.
+    pub v2: Option<PathBuf>,
 }
 
 /// How the confined command ended, as seen by the process that waited for it.

@@ -2,11 +2,13 @@
 //! policy, in order, and then becomes the command.
 //!
 //! Order, and why:
-//! 1. join the run's cgroups while still privileged;
+//! 1. join the run's v1 cgroups and open its v2 one while still privileged (see
+//!    [`CgroupEntry`] for how, without the cost of moving a process);
 //! 2. enter namespaces (a user namespace first when not root);
 //! 3. with a pid namespace, fork: the parent only waits, the child is the namespace's
-//!    init, which builds the new root, starts the command and reaps; when it exits the
-//!    kernel kills everything left in the namespace, so nothing outlives the command;
+//!    init, created inside the run's v2 cgroup, which builds the new root, starts the
+//!    command and reaps; when it exits the kernel kills everything left in the
+//!    namespace, so nothing outlives the command;
 //! 4. in the command's process: open the Landlock paths (still privileged), set limits,
 //!    drop groups, gid and uid, ask for SIGKILL on parent death (after the uid change,
 //!    which clears it), start a new session, set `no_new_privs`, enforce Landlock, install
@@ -17,10 +19,10 @@
 //! mode the run is refused, also with 125, when any layer is short of fully enforced.
 
 use crate::report::{LayerReport, Report};
-use crate::spec::{ExitState, Message, RunSpec, MAX_SPEC_BYTES, SPEC_FD, STATUS_FD};
+use crate::spec::{CgroupEntry, ExitState, Message, RunSpec, MAX_SPEC_BYTES, SPEC_FD, STATUS_FD};
 use crate::{fds, identity, landlock, mount, namespace, rlimit, seccomp, session};
 use cordon_policy::{Mode, Net};
-use rustix::fd::{FromRawFd, OwnedFd};
+use rustix::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use rustix::process::{getgid, getpid, getuid, Pid};
 use std::ffi::CString;
 use std::io::{Read, Write};
@@ -113,9 +115,7 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
     let root = getuid().is_root();
     // The process the command must not outlive; it changes with each fork below.
     let mut parent = rustix::process::getppid();
-    for procs in &spec.cgroup_procs {
-        std::fs::write(procs, b"0").map_err(at("join the run's cgroup"))?;
-    }
+    let v2 = join_cgroups(&spec.cgroup).map_err(at("join the run's cgroup"))?;
 
     let (ns, reports) = if policy.namespaces {
         namespace::enter(
@@ -130,8 +130,10 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
     report.layers.extend(reports);
     if ns.pid {
         pid_namespace_kills(report);
-        become_init_parent(out, parent)?;
+        become_init_parent(out, parent, v2)?;
         parent = None;
+    } else if let Some(v2) = v2 {
+        v2.move_self().map_err(at("join the run's cgroup"))?;
     }
     if ns.uts {
         namespace::set_hostname().map_err(at("set the host name"))?;
@@ -332,12 +334,21 @@ fn enter_cwd(spec: &RunSpec) {
 
 /// Forks the pid namespace's init. The parent stays outside, waits for it and exits with
 /// its status; the child returns and carries on as pid 1.
-fn become_init_parent(out: &mut std::fs::File, supervisor: Option<Pid>) -> Result<(), Failure> {
+/// With `v2`, init is created inside the run's v2 cgroup and the waiter stays out of it.
+fn become_init_parent(
+    out: &mut std::fs::File,
+    supervisor: Option<Pid>,
+    v2: Option<V2Cgroup>,
+) -> Result<(), Failure> {
     // Init sees its parent as pid 0 (it lives outside the namespace), so it watches a
     // pidfd of the waiter instead of comparing getppid().
     let waiter = rustix::process::pidfd_open(getpid(), rustix::process::PidfdFlags::empty())
         .map_err(at("open a pidfd of the waiter"))?;
-    let child = fork().map_err(at("fork the pid namespace's init"))?;
+    let child = match v2 {
+        Some(v2) => v2.fork_into(),
+        None => fork(),
+    }
+    .map_err(at("fork the pid namespace's init"))?;
     if let Some(child) = child {
         // The waiter keeps its copy of the status pipe until it exits, right after init.
         let _ = out;
@@ -380,6 +391,111 @@ fn become_command_parent(out: &mut std::fs::File) -> Result<(), Failure> {
         ExitState::Code(c) => c,
         ExitState::Signal(s) => 128 + s,
     })
+}
+
+/// The run's v2 cgroup, held open from before the namespaces (whose permission checks
+/// the kernel makes with the credentials the files were opened with) until the helper
+/// is placed in it.
+struct V2Cgroup {
+    dir: OwnedFd,
+    procs: OwnedFd,
+}
+
+impl V2Cgroup {
+    /// Moves the helper itself (the slow path: the kernel waits for a grace period).
+    fn move_self(self) -> std::io::Result<()> {
+        rustix::io::write(&self.procs, b"0")?;
+        Ok(())
+    }
+
+    /// Forks a child that starts life in the cgroup. Where `clone3` or
+    /// `CLONE_INTO_CGROUP` is refused (kernels before 5.7, a seccomp filter above
+    /// cordon), the helper moves itself first and forks.
+    fn fork_into(self) -> std::io::Result<Option<Pid>> {
+        match clone_into_cgroup(self.dir.as_fd()) {
+            Ok(child) => Ok(child),
+            Err(_) => {
+                self.move_self()?;
+                fork()
+            }
+        }
+    }
+}
+
+/// Joins the run's v1 cgroups (thread-level, see [`CgroupEntry`]) and opens its v2 one.
+/// Each error names the file.
+fn join_cgroups(entry: &CgroupEntry) -> Result<Option<V2Cgroup>, String> {
+    fn named(path: &Path) -> impl FnOnce(std::io::Error) -> String + '_ {
+        move |e| format!("{}: {e}", path.display())
+    }
+    for tasks in &entry.tasks {
+        std::fs::write(tasks, b"0").map_err(named(tasks))?;
+    }
+    let Some(dir) = &entry.v2 else {
+        return Ok(None);
+    };
+    use rustix::fs::{Mode, OFlags};
+    let open = |path: &Path, flags: OFlags| {
+        rustix::fs::open(path, flags | OFlags::CLOEXEC, Mode::empty())
+            .map_err(|e| named(path)(e.into()))
+    };
+    Ok(Some(V2Cgroup {
+        dir: open(dir, OFlags::RDONLY | OFlags::DIRECTORY)?,
+        procs: open(&dir.join("cgroup.procs"), OFlags::WRONLY)?,
+    }))
+}
+
+/// `struct clone_args` of `clone3(2)`, up to the `cgroup` field (the layout of
+/// `CLONE_ARGS_SIZE_VER2`). The libc crate does not carry it for glibc targets.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `fork` whose child is born in the cgroup `dir`: the kernel places it there while
+/// holding the thread-group lock only for reading, so no grace period is waited for.
+/// Neither the libc crate nor rustix wraps `clone3`, hence the raw call.
+fn clone_into_cgroup(dir: BorrowedFd<'_>) -> std::io::Result<Option<Pid>> {
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: dir.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: `args` is a valid clone_args of the size passed, with no stack (the child
+    // continues on a copy of this one, as after fork) and no pointers. As for `fork`
+    // below, the helper is single-threaded, so the child inherits a consistent heap and
+    // no lock held by another thread. Unlike glibc's fork, the raw call leaves the
+    // child's cached thread id stale; nothing in the helper reads it (glibc's raise and
+    // fork ask the kernel, and Rust's locks do not record owners).
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match pid {
+        -1 => Err(std::io::Error::last_os_error()),
+        0 => Ok(None),
+        p => {
+            let pid = i32::try_from(p).map_err(std::io::Error::other)?;
+            Ok(Pid::from_raw(pid))
+        }
+    }
 }
 
 fn fork() -> std::io::Result<Option<Pid>> {

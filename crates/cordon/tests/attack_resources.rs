@@ -398,6 +398,54 @@ trap '' TERM; sleep 600";
     }
 }
 
+/// The run's cgroups hold every process of the run, the first and its children, in each
+/// hierarchy (on this host v1 memory and pids, and the v2 tree): with a pid namespace,
+/// where the namespace's init is created inside the v2 cgroup, and without namespaces,
+/// where the helper moves itself. A process outside one of them would escape the limit or
+/// the kill that hierarchy carries. Read from the host, since the lower tier has no /proc.
+#[test]
+fn every_process_of_the_run_is_in_the_run_cgroups() {
+    let tiers = caller_dir(Caller::Root);
+    let lower = tiers.path().join("tier.toml");
+    write_file(&lower, "namespaces = false\n", 0o644);
+    for policy in [None, Some(&lower)] {
+        let mark = marker();
+        let dir = run_dir(Caller::Root);
+        let mut run = cordon(Caller::Root)
+            .rw(dir.path())
+            .limit("--pids", "32")
+            .limit("--memory", "256MiB");
+        if let Some(p) = policy {
+            run = run.policy(p);
+        }
+        let script = format!("sleep {mark} & exec sleep {mark}");
+        let running = run.spawn(&["/bin/sh", "-c", &script]);
+        assert!(
+            wait_until(Duration::from_secs(20), || sleepers(mark).len() == 2),
+            "the run's two processes never started ({policy:?})"
+        );
+        let groups: Vec<String> = sleepers(mark)
+            .iter()
+            .map(|pid| std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default())
+            .collect();
+        let cordon_pid = running.pid().to_string();
+        let _ = Command::new("kill").args(["-TERM", &cordon_pid]).status();
+        running.wait();
+        for own in &groups {
+            for hierarchy in [":memory:", ":pids:", "0::"] {
+                let placed = own
+                    .lines()
+                    .any(|l| l.contains(hierarchy) && l.contains("/cordon/run-"));
+                assert!(
+                    placed,
+                    "not in the run's {hierarchy} cgroup ({policy:?}):\n{own}"
+                );
+            }
+        }
+        assert_eq!(groups[0], groups[1], "the child left its parent's cgroups");
+    }
+}
+
 /// Two tenants' runs at once, as root: each has its own uid and its own cgroup, so one
 /// tenant's fork bomb cannot use up the other's process budget.
 #[test]

@@ -28,6 +28,14 @@
 //! starts cordon in a leaf below the delegated cgroup (`<deleg>/supervisor`), leaving
 //! `<deleg>` free of processes. cordon never moves processes it did not start.
 //!
+//! # Joining
+//!
+//! The stage-2 helper places the run without moving a whole process, which would make the
+//! kernel wait for an RCU grace period (5 to 15 ms here) under a lock every migration on
+//! the machine shares: it moves its one thread in each v1 hierarchy (`tasks`), and the
+//! pid namespace's init is created inside the v2 cgroup (`CLONE_INTO_CGROUP`). See
+//! [`CgroupEntry`] for the fallbacks.
+//!
 //! # Known gaps
 //!
 //! - Run cgroups of root sit at the hierarchy root, so they leave any limit the host put
@@ -50,6 +58,7 @@ pub use layout::{detect, detect_from, Hierarchy, Layout};
 pub use run::cleanup_stale;
 
 use crate::report::LayerReport;
+use crate::spec::CgroupEntry;
 use cordon_policy::Limits;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -164,12 +173,28 @@ impl RunCgroup {
         Ok((cg, reports))
     }
 
-    /// Every `cgroup.procs` the helper writes `0` to; the first lists the whole run.
-    pub fn procs_files(&self) -> Vec<PathBuf> {
-        self.dirs
-            .iter()
-            .map(|d| d.path.join("cgroup.procs"))
-            .collect()
+    /// Where the stage-2 helper joins the run (see [`CgroupEntry`] for why not
+    /// `cgroup.procs`).
+    pub fn entry(&self) -> CgroupEntry {
+        CgroupEntry {
+            tasks: self
+                .dirs
+                .iter()
+                .filter(|d| !d.v2)
+                .map(|d| d.path.join("tasks"))
+                .collect(),
+            v2: self.dirs.iter().find(|d| d.v2).map(|d| d.path.clone()),
+        }
+    }
+
+    /// The `cgroup.procs` that lists every process of the run.
+    pub fn procs_file(&self) -> PathBuf {
+        self.dirs[0].path.join("cgroup.procs")
+    }
+
+    /// The run's directory in each hierarchy it uses, v2 first.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        self.dirs.iter().map(|d| d.path.clone()).collect()
     }
 
     /// Moves `pid` (a whole process) into every cgroup of the run.

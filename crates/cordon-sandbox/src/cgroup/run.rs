@@ -145,7 +145,7 @@ fn kill_listed(dir: &Path) -> Result<(), CgroupError> {
 /// Removes empty run cgroups left under `cordon/` by supervisors that died, in every
 /// hierarchy of `layout`. Populated ones and ones younger than a minute (a run that is
 /// being set up) are left alone, and so are the `user-<uid>` folders an administrator
-/// delegates (see [`super::delegated_parent`]); errors are ignored.
+/// delegates (see `delegated_parent`); errors are ignored.
 ///
 /// It runs at the start of a run, so it is kept cheap: control files are skipped by
 /// their directory-entry type without a `stat`, and a long-lived process (the runner)

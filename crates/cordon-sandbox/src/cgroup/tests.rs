@@ -90,7 +90,7 @@ fn joined_process_is_limited_killed_and_cleaned_up() {
             "{line} not in {own}"
         );
     }
-    let listed = read(cg.procs_files()[0].to_str().unwrap());
+    let listed = read(cg.procs_file().to_str().unwrap());
     assert!(listed.lines().any(|l| l == pid.to_string()), "{listed}");
     let v1 = |c: &str, f: &str| read(&format!("/sys/fs/cgroup/{c}/cordon/{run}/{f}"));
     assert_eq!(v1("memory", "memory.limit_in_bytes"), "67108864");
@@ -99,12 +99,12 @@ fn joined_process_is_limited_killed_and_cleaned_up() {
 
     cg.kill().unwrap();
     assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
-    let dirs: Vec<PathBuf> = cg
-        .procs_files()
-        .iter()
-        .map(|p| p.parent().unwrap().to_owned())
-        .collect();
+    let dirs = cg.dirs();
     assert_eq!(dirs.len(), 4, "unified, memory, pids, cpuacct: {dirs:?}");
+    let entry = cg.entry();
+    assert_eq!(entry.v2.as_ref(), Some(&dirs[0]));
+    let tasks: Vec<PathBuf> = dirs[1..].iter().map(|d| d.join("tasks")).collect();
+    assert_eq!(entry.tasks, tasks);
     cg.remove().unwrap();
     assert!(dirs.iter().all(|d| !d.exists()), "{dirs:?}");
 }
@@ -234,11 +234,7 @@ fn dropped_run_cgroup_is_killed_and_removed() {
     }
     let (cg, _) = RunCgroup::create(&detect(), &name("drop"), &limits(None, Some(8))).unwrap();
     let mut child = spawn_in(&cg, "sleep 30");
-    let dirs: Vec<PathBuf> = cg
-        .procs_files()
-        .iter()
-        .map(|p| p.parent().unwrap().to_owned())
-        .collect();
+    let dirs = cg.dirs();
     let started = Instant::now();
     drop(cg);
     assert_eq!(child.wait().unwrap().signal(), Some(libc::SIGKILL));
@@ -319,6 +315,8 @@ fn pure_v2_layout_gets_limits_written_and_reported() {
     assert_eq!(layer(&reports, "limit.memory").level, Level::Partial);
     assert!(layer(&reports, "limit.memory").detail.contains("swap"));
     assert_eq!(layer(&reports, "limit.pids").level, Level::Enforced);
-    assert_eq!(cg.procs_files(), vec![dir.join("cgroup.procs")]);
+    assert_eq!(cg.procs_file(), dir.join("cgroup.procs"));
+    assert_eq!(cg.entry().v2, Some(dir.clone()));
+    assert!(cg.entry().tasks.is_empty());
     assert!(cg.limits_memory() && cg.limits_pids());
 }
