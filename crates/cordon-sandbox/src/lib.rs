@@ -18,6 +18,7 @@ pub mod report;
 pub mod rlimit;
 pub mod seccomp;
 pub mod session;
+pub mod spawn;
 pub mod spec;
 pub mod stage2;
 pub mod supervisor;

@@ -1,9 +1,10 @@
 //! The supervisor: starts the stage-2 helper, feeds it the run spec, follows its status
 //! messages and collects how the run ended and what it used.
 //!
-//! The helper is the same binary re-executed (`cordon __stage2`), so confinement always
-//! happens in a fresh single-threaded process, never in a `pre_exec` hook. The only work
-//! done between fork and exec here is placing two pipe ends on descriptors 3 and 4.
+//! The helper is a freshly executed program (`cordon-stage2 __stage2`), so confinement
+//! always happens in a fresh single-threaded process, never between fork and exec. It is
+//! started with `posix_spawn` (see [`crate::spawn`]), which also places the spec pipe and
+//! the status socket on descriptors 3 and 4.
 
 use crate::cgroup::RunCgroup;
 use crate::kill::RunHandle;
@@ -12,10 +13,9 @@ use crate::report::{Level, Report};
 use crate::spec::{ExitState, Message, RunSpec, SPEC_FD, STATUS_FD};
 use crate::stage2::{decode, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, EXIT_SETUP};
 use cordon_policy::Mode;
-use rustix::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::process::Pid;
 use std::io::Write;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -98,14 +98,14 @@ pub fn run(
     let started = Instant::now();
     let (child, status_r) = if spec.policy.mode == Mode::Off {
         match spawn_unconfined(spec, stdio) {
-            Ok(child) => (child, None),
+            Ok(child) => (child.id(), None),
             Err(e) => return Ok(unstarted(spec, &e, started)),
         }
     } else {
         let (child, status_r) = spawn_helper(spec, watch.helper, stdio)?;
         (child, Some(status_r))
     };
-    let helper_pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(0))
+    let helper_pid = Pid::from_raw(i32::try_from(child).unwrap_or(0))
         .ok_or_else(|| SuperviseError::Wait(std::io::Error::other("helper has no pid")))?;
     let pidfd = rustix::process::pidfd_open(helper_pid, rustix::process::PidfdFlags::empty())
         .map_err(|e| SuperviseError::Wait(e.into()))?;
@@ -157,7 +157,7 @@ pub fn run(
         }
     }
     state.drain(&mut on_ready);
-    let (status, rusage) = wait4(child.id())?;
+    let (status, rusage) = wait4(child)?;
     if let Some(cg) = watch.cgroup {
         // Whatever is left (background children outside a pid namespace) goes too.
         let _ = cg.kill();
@@ -362,12 +362,12 @@ fn apply_kill_reason(
     }
 }
 
-/// Starts the stage-2 helper and hands it the spec; returns it and the status pipe.
+/// Starts the stage-2 helper and hands it the spec; returns its pid and the status pipe.
 fn spawn_helper(
     spec: &RunSpec,
     helper: &Path,
     stdio: Stdio,
-) -> Result<(Child, OwnedFd), SuperviseError> {
+) -> Result<(u32, OwnedFd), SuperviseError> {
     let (spec_r, spec_w) = pipe()?;
     // A socket, not a pipe: the helper hands over the disk budget's tmpfs on it.
     let (status_r, status_w) = rustix::net::socketpair(
@@ -377,19 +377,21 @@ fn spawn_helper(
         None,
     )
     .map_err(|e| SuperviseError::Pipe(e.into()))?;
-    let mut cmd = Command::new(helper);
-    cmd.arg(STAGE2_ARG).env_clear();
-    stdio.apply(&mut cmd);
-    let (a, b) = (spec_r.as_raw_fd(), status_w.as_raw_fd());
-    // SAFETY: the closure runs between fork and exec and only calls fcntl and dup2, which
-    // are async-signal-safe; it touches no Rust allocation or lock.
-    unsafe {
-        cmd.pre_exec(move || place_fds(a, b));
+    let mut moves = vec![(spec_r.as_fd(), SPEC_FD), (status_w.as_fd(), STATUS_FD)];
+    for (fd, target) in [(&stdio.stdin, 0), (&stdio.stdout, 1), (&stdio.stderr, 2)] {
+        if let Some(fd) = fd {
+            moves.push((fd.as_fd(), target));
+        }
     }
-    let child = cmd.spawn().map_err(|source| SuperviseError::Spawn {
-        path: helper.display().to_string(),
-        source,
+    let child = crate::spawn::spawn(helper, &[STAGE2_ARG], &moves).map_err(|source| {
+        SuperviseError::Spawn {
+            path: helper.display().to_string(),
+            source,
+        }
     })?;
+    let child = child.as_raw_nonzero().get().unsigned_abs();
+    drop(moves);
+    drop(stdio);
     drop((spec_r, status_w));
     let mut spec_w = std::fs::File::from(spec_w);
     let body = serde_json::to_vec(spec).map_err(|e| SuperviseError::Spec(e.into()))?;
@@ -514,23 +516,6 @@ fn finish(
 fn pipe() -> Result<(OwnedFd, OwnedFd), SuperviseError> {
     rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| SuperviseError::Pipe(e.into()))
-}
-
-/// Between fork and exec: put the spec pipe on 3 and the status pipe on 4, without the
-/// close-on-exec flag. Both are first moved above 10 so neither overwrites the other.
-fn place_fds(spec: i32, status: i32) -> std::io::Result<()> {
-    // SAFETY: plain descriptor-table calls on descriptors this child owns; no memory is
-    // shared with other threads (this is the child of a fork).
-    unsafe {
-        let s = libc::fcntl(spec, libc::F_DUPFD, 10);
-        let t = libc::fcntl(status, libc::F_DUPFD, 10);
-        if s < 0 || t < 0 || libc::dup2(s, SPEC_FD) < 0 || libc::dup2(t, STATUS_FD) < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        libc::close(s);
-        libc::close(t);
-    }
-    Ok(())
 }
 
 fn wait4(pid: u32) -> Result<(i32, libc::rusage), SuperviseError> {
