@@ -49,7 +49,7 @@ pub fn spawn(path: &Path, args: &[&str], moves: &[(BorrowedFd<'_>, RawFd)]) -> i
             rustix::io::fcntl_dupfd_cloexec(src, SCRATCH_FLOOR).map(|fd| (fd, target))
         })
         .collect::<Result<_, _>>()?;
-    let actions = FileActions::new()?;
+    let mut actions = FileActions::new()?;
     for (fd, target) in &scratch {
         actions.dup2(fd.as_raw_fd(), *target)?;
     }
@@ -88,10 +88,9 @@ impl FileActions {
         Ok(FileActions(raw))
     }
 
-    fn dup2(&self, from: RawFd, to: RawFd) -> io::Result<()> {
-        let raw = std::ptr::addr_of!(self.0).cast_mut();
+    fn dup2(&mut self, from: RawFd, to: RawFd) -> io::Result<()> {
         // SAFETY: the object was initialised by `new`; glibc only appends to its list.
-        check(unsafe { libc::posix_spawn_file_actions_adddup2(raw, from, to) })
+        check(unsafe { libc::posix_spawn_file_actions_adddup2(&mut self.0, from, to) })
     }
 }
 
@@ -118,8 +117,8 @@ impl Attr {
         // signal numbers are the standard ones (1 to 31).
         unsafe {
             check(libc::posix_spawnattr_init(&mut raw))?;
-            let attr = Attr(raw);
-            let raw = std::ptr::addr_of!(attr.0).cast_mut();
+            let mut attr = Attr(raw);
+            let raw = std::ptr::addr_of_mut!(attr.0);
             libc::sigemptyset(&mut none);
             libc::sigemptyset(&mut defaults);
             for sig in 1..32 {
