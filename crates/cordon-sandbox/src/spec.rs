@@ -15,6 +15,12 @@ pub const SPEC_FD: i32 = 3;
 pub const STATUS_FD: i32 = 4;
 /// Largest spec the helper accepts (a policy with thousands of paths stays far below).
 pub const MAX_SPEC_BYTES: usize = 4 << 20;
+/// Identity of the sources the spec and its handling were built from (see `build.rs`).
+/// The supervisor passes it to the helper as `argv[2]`; a helper of another build does
+/// not read the spec.
+pub const BUILD_ID: &str = env!("CORDON_SANDBOX_BUILD");
+/// `argv[3]` of a helper that has nothing to fall back to.
+pub const NO_FALLBACK: &str = "-";
 
 /// Everything the helper needs to confine and start one command.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -19,7 +19,10 @@
 //! mode the run is refused, also with 125, when any layer is short of fully enforced.
 
 use crate::report::{LayerReport, Report};
-use crate::spec::{CgroupEntry, ExitState, Message, RunSpec, MAX_SPEC_BYTES, SPEC_FD, STATUS_FD};
+use crate::spec::{
+    CgroupEntry, ExitState, Message, RunSpec, BUILD_ID, MAX_SPEC_BYTES, NO_FALLBACK, SPEC_FD,
+    STATUS_FD,
+};
 use crate::{fds, identity, landlock, mount, namespace, rlimit, seccomp, session};
 use cordon_policy::{Mode, Net};
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -48,13 +51,44 @@ fn at<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> Failure {
     }
 }
 
-/// Entry point of `cordon __stage2`. Never returns.
+/// Entry point of `cordon __stage2 BUILD FALLBACK`. Never returns.
+///
+/// `BUILD` is the supervisor's [`BUILD_ID`]. A helper of another build (a `cordon-stage2`
+/// left beside a newer `cordon`) does not read the spec: it executes `FALLBACK` (the
+/// supervisor's own binary, which serves as the helper too) with the descriptors as they
+/// are, or, when there is none, fails the run with a message that says so.
 pub fn main() -> ! {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mismatch = args.get(2).and_then(|a| a.to_str()) != Some(BUILD_ID);
+    let fallback = args.get(3).filter(|f| f.as_os_str() != NO_FALLBACK);
+    if mismatch {
+        if let Some(fallback) = fallback {
+            use std::os::unix::process::CommandExt;
+            // Only returns on failure; the failure is reported below.
+            let _ = std::process::Command::new(fallback)
+                .arg(crate::supervisor::STAGE2_ARG)
+                .arg(args.get(2).map(|a| a.as_os_str()).unwrap_or_default())
+                .arg(NO_FALLBACK)
+                .env_clear()
+                .exec();
+        }
+    }
     // SAFETY: the supervisor placed the write end of the status pipe on STATUS_FD and
     // nothing else in this fresh process owns it.
     let status = unsafe { OwnedFd::from_raw_fd(STATUS_FD) };
     let _ = rustix::io::fcntl_setfd(&status, rustix::io::FdFlags::CLOEXEC);
     let mut out = std::fs::File::from(status);
+    if mismatch {
+        let me = std::env::current_exe().unwrap_or_default();
+        let error = format!(
+            "{} was built from other sources than the cordon that started it (a stale \
+             cordon-stage2 beside it?); rebuild both, for example with cargo build \
+             --release -p cordon",
+            me.display()
+        );
+        let step = "check the helper's build";
+        fail(&mut out, Failure { step, error }, Report::default());
+    }
     let spec = match read_spec() {
         Ok(spec) => spec,
         Err(f) => fail(&mut out, f, Report::default()),

@@ -10,7 +10,7 @@ use crate::cgroup::RunCgroup;
 use crate::kill::RunHandle;
 use crate::record::{KillReason, RunRecord, RunStatus, SetupError, Usage};
 use crate::report::{Level, Report};
-use crate::spec::{ExitState, Message, RunSpec, SPEC_FD, STATUS_FD};
+use crate::spec::{ExitState, Message, RunSpec, BUILD_ID, NO_FALLBACK, SPEC_FD, STATUS_FD};
 use crate::stage2::{decode, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, EXIT_SETUP};
 use cordon_policy::Mode;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -383,12 +383,19 @@ fn spawn_helper(
             moves.push((fd.as_fd(), target));
         }
     }
-    let child = crate::spawn::spawn(helper, &[STAGE2_ARG], &moves).map_err(|source| {
-        SuperviseError::Spawn {
+    // The supervisor's own binary serves as the helper when `helper` turns out to be of
+    // another build (see `stage2::main`).
+    let own = std::env::current_exe().ok().filter(|own| own != helper);
+    let fallback = own
+        .as_deref()
+        .and_then(|p| p.to_str())
+        .unwrap_or(NO_FALLBACK);
+    let args = [STAGE2_ARG, BUILD_ID, fallback];
+    let child =
+        crate::spawn::spawn(helper, &args, &moves).map_err(|source| SuperviseError::Spawn {
             path: helper.display().to_string(),
             source,
-        }
-    })?;
+        })?;
     let child = child.as_raw_nonzero().get().unsigned_abs();
     drop(moves);
     drop(stdio);
