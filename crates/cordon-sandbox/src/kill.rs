@@ -16,7 +16,8 @@ use std::path::PathBuf;
 
 /// The handles the supervisor holds on one run.
 pub struct RunHandle<'a> {
-    /// The stage-2 helper: the waiter with a pid namespace, the command itself without.
+    /// The stage-2 helper: a waiter with a pid namespace or a v2 cgroup (outside both),
+    /// the command itself without either.
     pub helper: Pid,
     pub pid_namespace: bool,
     pub cgroup: Option<&'a RunCgroup>,

@@ -50,9 +50,10 @@ pub struct RunSpec {
 /// neither way used here moves a process:
 /// - v1 hierarchies: the single-threaded helper writes `0` to each `tasks` file, which
 ///   moves only the calling thread and skips that lock; its children inherit the cgroup;
-/// - the v2 directory: the pid namespace's init is created inside it (`clone3` with
-///   `CLONE_INTO_CGROUP`). Without a pid namespace, or where `clone3` is refused, the
-///   helper writes `0` to its `cgroup.procs` instead and pays the grace period.
+/// - the v2 directory: the helper's first child of the run (the pid namespace's init, or
+///   without one the command's process) is created inside it (`clone3` with
+///   `CLONE_INTO_CGROUP`). Where `clone3` is refused, the helper writes `0` to its
+///   `cgroup.procs` instead and pays the grace period.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct CgroupEntry {
     /// v1 `tasks` files.

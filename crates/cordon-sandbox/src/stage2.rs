@@ -8,7 +8,9 @@
 //! 3. with a pid namespace, fork: the parent only waits, the child is the namespace's
 //!    init, created inside the run's v2 cgroup, which builds the new root, starts the
 //!    command and reaps; when it exits the kernel kills everything left in the
-//!    namespace, so nothing outlives the command;
+//!    namespace, so nothing outlives the command. Without one, where there is a v2
+//!    cgroup, the command's process is forked inside it and the helper only waits;
+//!    without either, the helper becomes the command itself;
 //! 4. in the command's process: open the Landlock paths (still privileged), set limits,
 //!    drop groups, gid and uid, ask for SIGKILL on parent death (after the uid change,
 //!    which clears it), start a new session, set `no_new_privs`, enforce Landlock, install
@@ -167,7 +169,7 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
         become_init_parent(out, parent, v2)?;
         parent = None;
     } else if let Some(v2) = v2 {
-        v2.move_self().map_err(at("join the run's cgroup"))?;
+        parent = Some(become_command_waiter(out, parent, v2)?);
     }
     if ns.uts {
         namespace::set_hostname().map_err(at("set the host name"))?;
@@ -425,6 +427,119 @@ fn become_command_parent(out: &mut std::fs::File) -> Result<(), Failure> {
         ExitState::Code(c) => c,
         ExitState::Signal(s) => 128 + s,
     })
+}
+
+/// Without a pid namespace, where the run has a v2 cgroup: forks the command's process
+/// inside the cgroup (see [`CgroupEntry`]); this process stays outside it as the waiter,
+/// reports how the command ended and exits. Returns in the child, with the waiter's pid
+/// (the parent the command must not outlive).
+///
+/// No pid namespace takes the run down when cordon is SIGKILLed, so the waiter does: it
+/// watches a pidfd of the supervisor, and when the supervisor is gone it kills the whole
+/// cgroup (`cgroup.kill`), double-forked and `setsid` children included, then exits.
+fn become_command_waiter(
+    out: &mut std::fs::File,
+    supervisor: Option<Pid>,
+    v2: V2Cgroup,
+) -> Result<Pid, Failure> {
+    use rustix::process::{pidfd_open, PidfdFlags};
+    let waiter = getpid();
+    let watch = supervisor
+        .map(|p| pidfd_open(p, PidfdFlags::empty()))
+        .transpose()
+        .map_err(at("open a pidfd of cordon"))?;
+    if rustix::process::getppid() != supervisor {
+        return Err(at("start the run")("cordon exited before the run started"));
+    }
+    let kill = V2Kill::open(&v2.dir).map_err(at("open the run's cgroup.kill"))?;
+    let child = v2.fork_into().map_err(at("fork the command's process"))?;
+    let Some(child) = child else {
+        drop((watch, kill));
+        return Ok(waiter);
+    };
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+    let state = match watch {
+        Some(watch) => wait_or_kill(child, &watch, &kill),
+        None => wait(child),
+    };
+    send(out, &Message::Exited { state });
+    std::process::exit(match state {
+        ExitState::Code(c) => c,
+        ExitState::Signal(s) => 128 + s,
+    })
+}
+
+/// Waits for `child` until the supervisor behind `watch` is gone; then kills the whole
+/// cgroup first.
+fn wait_or_kill(child: Pid, watch: &OwnedFd, kill: &V2Kill) -> ExitState {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let Ok(own) = rustix::process::pidfd_open(child, rustix::process::PidfdFlags::empty()) else {
+        return wait(child);
+    };
+    loop {
+        let mut fds = [
+            PollFd::new(&own, PollFlags::IN),
+            PollFd::new(watch, PollFlags::IN),
+        ];
+        match poll(&mut fds, None) {
+            Ok(_) if !fds[1].revents().is_empty() => {
+                kill.all();
+                return wait(child);
+            }
+            Ok(_) if !fds[0].revents().is_empty() => return wait(child),
+            Ok(_) | Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return wait(child),
+        }
+    }
+}
+
+/// The handle that kills every process of the run's v2 cgroup: `cgroup.kill` (Linux
+/// 5.14), else a SIGKILL to each process `cgroup.procs` lists, until none is left.
+enum V2Kill {
+    File(OwnedFd),
+    /// The cgroup's directory, to read `cgroup.procs` from.
+    Procs(OwnedFd),
+}
+
+impl V2Kill {
+    fn open(dir: &OwnedFd) -> std::io::Result<V2Kill> {
+        use rustix::fs::{openat, Mode, OFlags};
+        let flags = OFlags::WRONLY | OFlags::CLOEXEC;
+        match openat(dir, "cgroup.kill", flags, Mode::empty()) {
+            Ok(fd) => Ok(V2Kill::File(fd)),
+            Err(_) => Ok(V2Kill::Procs(rustix::io::fcntl_dupfd_cloexec(dir, 0)?)),
+        }
+    }
+
+    fn all(&self) {
+        use rustix::fs::{openat, Mode, OFlags};
+        match self {
+            V2Kill::File(fd) => {
+                let _ = rustix::io::write(fd, b"1");
+            }
+            V2Kill::Procs(dir) => {
+                for _ in 0..100 {
+                    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+                    let Ok(procs) = openat(dir, "cgroup.procs", flags, Mode::empty()) else {
+                        return;
+                    };
+                    let mut listed = String::new();
+                    let _ = std::fs::File::from(procs).read_to_string(&mut listed);
+                    let pids: Vec<Pid> = listed
+                        .lines()
+                        .filter_map(|l| l.trim().parse().ok())
+                        .filter_map(Pid::from_raw)
+                        .collect();
+                    if pids.is_empty() {
+                        return;
+                    }
+                    for pid in pids {
+                        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The run's v2 cgroup, held open from before the namespaces (whose permission checks

@@ -398,11 +398,43 @@ trap '' TERM; sleep 600";
     }
 }
 
+/// As above, in the tier without namespaces (root, so the run has its cgroups): no pid
+/// namespace takes the run down, so the helper's waiter, which watches cordon, kills the
+/// run's cgroup when cordon is gone.
+#[test]
+fn setsid_survivor_after_cordon_is_killed_without_namespaces() {
+    let tiers = caller_dir(Caller::Root);
+    let lower = tiers.path().join("tier.toml");
+    write_file(&lower, "namespaces = false\n", 0o644);
+    let rw = run_dir(Caller::Root);
+    let mark = marker() + 4;
+    let script = format!("{}; sleep 600", survivor_script(mark));
+    let mut running = cordon(Caller::Root)
+        .policy(&lower)
+        .rw(rw.path())
+        .spawn(&["/bin/sh", "-c", &script]);
+    let planted = wait_until(Duration::from_secs(20), || !sleepers(mark).is_empty());
+    assert!(planted, "the survivor never started");
+    let status = Command::new("kill")
+        .args(["-9", &running.pid().to_string()])
+        .status()
+        .expect("failed to run kill");
+    assert!(status.success());
+    assert!(wait_until(Duration::from_secs(5), || !running.is_running()));
+    let left = survivors_after(mark, Duration::from_secs(2));
+    kill_all(&left);
+    assert!(
+        left.is_empty(),
+        "survivors after SIGKILL of cordon: {left:?}"
+    );
+}
+
 /// The run's cgroups hold every process of the run, the first and its children, in each
 /// hierarchy (on this host v1 memory and pids, and the v2 tree): with a pid namespace,
 /// where the namespace's init is created inside the v2 cgroup, and without namespaces,
-/// where the helper moves itself. A process outside one of them would escape the limit or
-/// the kill that hierarchy carries. Read from the host, since the lower tier has no /proc.
+/// where the command's first process is created inside it. A process outside one of them
+/// would escape the limit or the kill that hierarchy carries. Read from the host, since
+/// the lower tier has no /proc.
 #[test]
 fn every_process_of_the_run_is_in_the_run_cgroups() {
     let tiers = caller_dir(Caller::Root);

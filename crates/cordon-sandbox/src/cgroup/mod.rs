@@ -32,9 +32,9 @@
 //!
 //! The stage-2 helper places the run without moving a whole process, which would make the
 //! kernel wait for an RCU grace period (5 to 15 ms here) under a lock every migration on
-//! the machine shares: it moves its one thread in each v1 hierarchy (`tasks`), and the
-//! pid namespace's init is created inside the v2 cgroup (`CLONE_INTO_CGROUP`). See
-//! [`CgroupEntry`] for the fallbacks.
+//! the machine shares: it moves its one thread in each v1 hierarchy (`tasks`), and its
+//! first child of the run (the pid namespace's init, or the command's process) is created
+//! inside the v2 cgroup (`CLONE_INTO_CGROUP`). See [`CgroupEntry`] for the fallback.
 //!
 //! # Known gaps
 //!
