@@ -69,7 +69,11 @@ async fn sigkill_of_the_runner_kills_its_runs() {
     let id = std::fs::read_to_string(&marker).unwrap();
     let uid = tenant_uid(dir.path());
     if let Some(uid) = uid {
-        assert!(!processes_of(uid).is_empty(), "the run has processes");
+        // `Running` is set when the run is claimed, before its helper has switched to the
+        // tenant's uid.
+        wait_for("the run's processes under the tenant's uid", || {
+            !processes_of(uid).is_empty()
+        });
     }
     child.kill().unwrap();
     child.wait().unwrap();
