@@ -70,6 +70,16 @@ pub enum ExitState {
     Signal(i32),
 }
 
+impl ExitState {
+    /// The status a shell would report: the code, or 128+N for signal N.
+    pub fn exit_code(self) -> i32 {
+        match self {
+            ExitState::Code(c) => c,
+            ExitState::Signal(s) => 128 + s,
+        }
+    }
+}
+
 /// One line on the status pipe.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

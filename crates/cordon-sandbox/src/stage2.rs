@@ -394,11 +394,7 @@ fn become_init_parent(
         if session::die_with_parent(supervisor).is_err() {
             std::process::exit(EXIT_SETUP);
         }
-        let code = match wait(child) {
-            ExitState::Code(c) => c,
-            ExitState::Signal(s) => 128 + s,
-        };
-        std::process::exit(code);
+        std::process::exit(wait(child).exit_code());
     }
     session::die_with_parent(None).map_err(at("set the parent-death signal"))?;
     let mut fds = [rustix::event::PollFd::new(
@@ -421,12 +417,7 @@ fn become_command_parent(out: &mut std::fs::File) -> Result<(), Failure> {
     let child = fork().map_err(at("fork the command's process"))?;
     let Some(child) = child else { return Ok(()) };
     let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
-    let state = wait(child);
-    send(out, &Message::Exited { state });
-    std::process::exit(match state {
-        ExitState::Code(c) => c,
-        ExitState::Signal(s) => 128 + s,
-    })
+    report_exit(out, wait(child))
 }
 
 /// Without a pid namespace, where the run has a v2 cgroup: forks the command's process
@@ -462,11 +453,13 @@ fn become_command_waiter(
         Some(watch) => wait_or_kill(child, &watch, &kill),
         None => wait(child),
     };
+    report_exit(out, state)
+}
+
+/// Tells the supervisor how the command ended, then exits with the same status.
+fn report_exit(out: &mut std::fs::File, state: ExitState) -> ! {
     send(out, &Message::Exited { state });
-    std::process::exit(match state {
-        ExitState::Code(c) => c,
-        ExitState::Signal(s) => 128 + s,
-    })
+    std::process::exit(state.exit_code())
 }
 
 /// Waits for `child` until the supervisor behind `watch` is gone; then kills the whole
@@ -512,31 +505,12 @@ impl V2Kill {
     }
 
     fn all(&self) {
-        use rustix::fs::{openat, Mode, OFlags};
         match self {
             V2Kill::File(fd) => {
                 let _ = rustix::io::write(fd, b"1");
             }
             V2Kill::Procs(dir) => {
-                for _ in 0..100 {
-                    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
-                    let Ok(procs) = openat(dir, "cgroup.procs", flags, Mode::empty()) else {
-                        return;
-                    };
-                    let mut listed = String::new();
-                    let _ = std::fs::File::from(procs).read_to_string(&mut listed);
-                    let pids: Vec<Pid> = listed
-                        .lines()
-                        .filter_map(|l| l.trim().parse().ok())
-                        .filter_map(Pid::from_raw)
-                        .collect();
-                    if pids.is_empty() {
-                        return;
-                    }
-                    for pid in pids {
-                        let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-                    }
-                }
+                crate::cgroup::kill_listed_in(dir.as_fd());
             }
         }
     }

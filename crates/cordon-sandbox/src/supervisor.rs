@@ -485,7 +485,7 @@ fn finish(
     } else {
         match state {
             ExitState::Code(c) => (RunStatus::Exited, c, None),
-            ExitState::Signal(s) => (RunStatus::Signaled, 128 + s, Some(s)),
+            ExitState::Signal(s) => (RunStatus::Signaled, state.exit_code(), Some(s)),
         }
     };
     let ms = |tv: libc::timeval| tv.tv_sec as f64 * 1e3 + tv.tv_usec as f64 / 1e3;

@@ -56,6 +56,7 @@ mod tests;
 
 pub use layout::{detect, detect_from, Hierarchy, Layout};
 pub use run::cleanup_stale;
+pub(crate) use run::kill_listed_in;
 
 use crate::report::LayerReport;
 use crate::spec::CgroupEntry;

@@ -3,7 +3,10 @@
 
 use super::{delegation_root, v1, v2, writable, DELEGATED_PREFIX};
 use super::{CgroupError, CgroupUsage, Hierarchy, Layout, RunCgroup, RunDir};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
 use rustix::process::{kill_process, Pid, Signal};
+use std::io::Read;
 use std::path::Path;
 use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime};
@@ -110,36 +113,59 @@ fn dir_empty(d: &RunDir) -> bool {
     }
 }
 
-/// The processes in `dir`'s `cgroup.procs`, cordon's own process excluded.
+/// The processes in `dir`'s `cgroup.procs`, this process excluded.
 fn listed(dir: &Path) -> Vec<i32> {
+    open_dir(dir).map_or_else(|_| Vec::new(), |d| listed_in(d.as_fd()))
+}
+
+/// As [`listed`], for a cgroup directory held open (how the stage-2 helper's waiter,
+/// whose root may have changed, holds its run's cgroup).
+fn listed_in(dir: BorrowedFd<'_>) -> Vec<i32> {
     let me = i32::try_from(std::process::id()).unwrap_or(0);
-    std::fs::read_to_string(dir.join("cgroup.procs"))
-        .unwrap_or_default()
-        .lines()
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+    let mut text = String::new();
+    if let Ok(procs) = rustix::fs::openat(dir, "cgroup.procs", flags, Mode::empty()) {
+        let _ = std::fs::File::from(procs).read_to_string(&mut text);
+    }
+    text.lines()
         .filter_map(|l| l.trim().parse().ok())
         .filter(|p| *p != me)
         .collect()
+}
+
+fn open_dir(dir: &Path) -> rustix::io::Result<OwnedFd> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    rustix::fs::open(dir, flags, Mode::empty())
 }
 
 /// SIGKILL each listed process, again, until none is left. A process forked between
 /// reading the list and the kill shows up in the next round; one with SIGKILL pending
 /// cannot fork, so the list drains.
 fn kill_listed(dir: &Path) -> Result<(), CgroupError> {
+    let left = open_dir(dir).map_or(0, |d| kill_listed_in(d.as_fd()));
+    if left == 0 {
+        return Ok(());
+    }
+    Err(CgroupError::Kill {
+        path: dir.to_owned(),
+        left,
+    })
+}
+
+/// [`kill_listed`] for a cgroup directory held open; returns how many processes are still
+/// listed when it gives up (0 when the cgroup is empty).
+pub(crate) fn kill_listed_in(dir: BorrowedFd<'_>) -> usize {
     for _ in 0..KILL_ROUNDS {
-        let pids = listed(dir);
+        let pids = listed_in(dir);
         if pids.is_empty() {
-            return Ok(());
+            return 0;
         }
         for pid in pids.into_iter().filter_map(Pid::from_raw) {
             let _ = kill_process(pid, Signal::KILL);
         }
         sleep(Duration::from_millis(5));
     }
-    let left = listed(dir).len();
-    Err(CgroupError::Kill {
-        path: dir.to_owned(),
-        left,
-    })
+    listed_in(dir).len()
 }
 
 /// Removes empty run cgroups left under `cordon/` by supervisors that died, in every
