@@ -13,13 +13,6 @@ use std::time::Duration;
 
 const SECRET: &str = "cordon-secret-lower-tier-5d2e";
 
-/// A policy file asking for no namespaces, readable by either caller.
-fn no_namespaces(caller: Caller) -> tempfile::TempDir {
-    let dir = caller_dir(caller);
-    write_file(&dir.path().join("tier.toml"), "namespaces = false\n", 0o644);
-    dir
-}
-
 for_both_callers! {
     /// A host process's environ through /proc, a host file, a host unix socket in an open
     /// folder and a TCP listener on loopback, each tried bare (`--mode off`) and confined.
@@ -53,8 +46,8 @@ report(environ=attempt(read, '/proc/%s/environ' % sys.argv[1]),
         let pid = host.pid().to_string();
         let args = [pid.as_str(), &secret_file.to_string_lossy(), &sock_path.to_string_lossy(), &port];
         let rw = run_dir(caller);
-        let policy = no_namespaces(caller);
-        let base = cordon(caller).rw(rw.path()).policy(policy.path().join("tier.toml"));
+        let (_policy, tier) = no_namespaces(caller);
+        let base = cordon(caller).rw(rw.path()).policy(&tier);
 
         let control = base.clone().mode("off").run_py(code, &args);
         let bare = control.report();
@@ -82,10 +75,10 @@ report(environ=attempt(read, '/proc/%s/environ' % sys.argv[1]),
     /// AF_UNIX), so strict mode refuses it with exit 125 and says which layers fall short.
     fn strict_mode_refuses_the_lower_tier(caller) {
         let rw = run_dir(caller);
-        let policy = no_namespaces(caller);
+        let (_policy, tier) = no_namespaces(caller);
         let outcome = cordon(caller)
             .rw(rw.path())
-            .policy(policy.path().join("tier.toml"))
+            .policy(&tier)
             .mode("strict")
             .run(&["/bin/echo", "started"]);
         outcome.expect_code(125);

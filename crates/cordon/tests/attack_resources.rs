@@ -381,20 +381,7 @@ trap '' TERM; sleep 600";
     /// of the run dies within a second or so (parent-death signals and the pid namespace).
     fn setsid_survivor_after_cordon_is_killed(caller) {
         let rw = run_dir(caller);
-        let mark = marker() + 3;
-        let script = format!("{}; sleep 600", survivor_script(mark));
-        let mut running = cordon(caller).rw(rw.path()).spawn(&["/bin/sh", "-c", &script]);
-        let planted = wait_until(Duration::from_secs(20), || !sleepers(mark).is_empty());
-        assert!(planted, "the survivor never started");
-        let status = Command::new("kill")
-            .args(["-9", &running.pid().to_string()])
-            .status()
-            .expect("failed to run kill");
-        assert!(status.success());
-        assert!(wait_until(Duration::from_secs(5), || !running.is_running()));
-        let left = survivors_after(mark, Duration::from_secs(2));
-        kill_all(&left);
-        assert!(left.is_empty(), "survivors after SIGKILL of cordon: {left:?}");
+        survivor_after_sigkill_of(cordon(caller).rw(rw.path()), marker() + 3);
     }
 }
 
@@ -403,16 +390,19 @@ trap '' TERM; sleep 600";
 /// run's cgroup when cordon is gone.
 #[test]
 fn setsid_survivor_after_cordon_is_killed_without_namespaces() {
-    let tiers = caller_dir(Caller::Root);
-    let lower = tiers.path().join("tier.toml");
-    write_file(&lower, "namespaces = false\n", 0o644);
+    let (_policy, tier) = no_namespaces(Caller::Root);
     let rw = run_dir(Caller::Root);
-    let mark = marker() + 4;
+    survivor_after_sigkill_of(
+        cordon(Caller::Root).policy(&tier).rw(rw.path()),
+        marker() + 4,
+    );
+}
+
+/// Starts `run` planting a `setsid` survivor marked `mark`, kills cordon with SIGKILL and
+/// asserts that nothing of the run is left.
+fn survivor_after_sigkill_of(run: Cordon, mark: u64) {
     let script = format!("{}; sleep 600", survivor_script(mark));
-    let mut running = cordon(Caller::Root)
-        .policy(&lower)
-        .rw(rw.path())
-        .spawn(&["/bin/sh", "-c", &script]);
+    let mut running = run.spawn(&["/bin/sh", "-c", &script]);
     let planted = wait_until(Duration::from_secs(20), || !sleepers(mark).is_empty());
     assert!(planted, "the survivor never started");
     let status = Command::new("kill")
@@ -437,9 +427,7 @@ fn setsid_survivor_after_cordon_is_killed_without_namespaces() {
 /// the lower tier has no /proc.
 #[test]
 fn every_process_of_the_run_is_in_the_run_cgroups() {
-    let tiers = caller_dir(Caller::Root);
-    let lower = tiers.path().join("tier.toml");
-    write_file(&lower, "namespaces = false\n", 0o644);
+    let (_policy, lower) = no_namespaces(Caller::Root);
     for policy in [None, Some(&lower)] {
         let mark = marker();
         let dir = run_dir(Caller::Root);

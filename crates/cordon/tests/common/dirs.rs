@@ -46,6 +46,15 @@ pub fn host_dir() -> TempDir {
     dir
 }
 
+/// A policy file asking for no namespaces (`namespaces = false`, the tier of hosts that
+/// refuse them), readable by `caller`: `<folder>/tier.toml`, kept while the folder lives.
+pub fn no_namespaces(caller: Caller) -> (TempDir, PathBuf) {
+    let dir = caller_dir(caller);
+    let file = dir.path().join("tier.toml");
+    write_file(&file, "namespaces = false\n", 0o644);
+    (dir, file)
+}
+
 /// A folder owned by the caller itself (mode 0755): something the caller can change when
 /// unconfined, such as shared content it then grants read-only.
 pub fn caller_dir(caller: Caller) -> TempDir {
