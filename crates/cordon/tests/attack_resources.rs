@@ -385,6 +385,96 @@ trap '' TERM; sleep 600";
     }
 }
 
+for_both_callers! {
+    /// At the timeout the command first gets SIGTERM and the grace period: one that
+    /// catches it leaves a note before it exits, and the run still ends as timed out.
+    /// (A command that ignores SIGTERM is killed after the grace: `cpu_spin_until_timeout`.)
+    fn timeout_sends_sigterm_before_sigkill(caller) {
+        let rw = run_dir(caller);
+        let note = rw.path().join("terminated");
+        let code = "import signal, sys, time
+def bye(*_):
+    open(sys.argv[1], 'w').write('term')
+    sys.exit(0)
+signal.signal(signal.SIGTERM, bye)
+print('waiting', flush=True)
+time.sleep(60)";
+        let outcome = cordon(caller)
+            .rw(rw.path())
+            .limit("--timeout", "1s")
+            .json()
+            .run(&[PYTHON, "-c", code, &note.to_string_lossy()]);
+        outcome.expect_code(124);
+        assert_eq!(outcome.record()["status"], "timed_out", "{outcome}");
+        let noted = std::fs::read_to_string(&note).unwrap_or_default();
+        assert_eq!(noted, "term", "the command never saw SIGTERM\n{outcome}");
+    }
+
+    /// `--open-files 64` caps the descriptors of each process: opening stops below 64.
+    /// Unconfined (`--mode off`), the same program opens all 200.
+    fn descriptor_flood(caller) {
+        let rw = run_dir(caller);
+        let code = "import os
+fds = []
+try:
+    for _ in range(200):
+        fds.append(os.open('/dev/null', os.O_RDONLY))
+except OSError:
+    pass
+print(len(fds))";
+        let base = cordon(caller).rw(rw.path()).json();
+        let control = base.clone().mode("off").run(&[PYTHON, "-c", code]);
+        assert_eq!(control.stdout.trim(), "200", "{control}");
+        let confined = base.limit("--open-files", "64").run(&[PYTHON, "-c", code]);
+        confined.expect_success();
+        let opened: u32 = confined.stdout.trim().parse().unwrap_or(u32::MAX);
+        assert!(opened < 64, "opened {opened} descriptors under --open-files 64\n{confined}");
+        assert_eq!(confined.layer_level("limit.open_files").as_deref(), Some("enforced"));
+    }
+
+    /// Core dumps are off in every run, for good: RLIMIT_CORE is 0, soft and hard, so a
+    /// crashing command cannot write its memory to disk. Unconfined, the hard limit is
+    /// the caller's.
+    fn core_dumps_are_off(caller) {
+        let rw = run_dir(caller);
+        let code = "import resource; print(resource.getrlimit(resource.RLIMIT_CORE))";
+        let base = cordon(caller).rw(rw.path()).json();
+        let control = base.clone().mode("off").run(&[PYTHON, "-c", code]);
+        assert_ne!(control.stdout.trim(), "(0, 0)", "{control}");
+        let confined = base.run(&[PYTHON, "-c", code]);
+        assert_eq!(confined.stdout.trim(), "(0, 0)", "{confined}");
+        assert_eq!(confined.layer_level("limit.core").as_deref(), Some("enforced"));
+    }
+}
+
+/// The usage report covers the whole tree, as the run's cgroup accounted it: wall time,
+/// CPU time, peak memory and the peak number of processes (the shell and its three
+/// children at once).
+#[test]
+fn usage_report_covers_the_whole_tree() {
+    let rw = run_dir(Caller::Root);
+    let outcome = cordon(Caller::Root).rw(rw.path()).json().run(&[
+        "/bin/sh",
+        "-c",
+        "sleep 1 & sleep 1 & sleep 1 & wait",
+    ]);
+    outcome.expect_success();
+    let usage = &outcome.record()["usage"];
+    assert!(
+        usage["wall_ms"].as_f64().unwrap_or(0.0) >= 1000.0,
+        "{outcome}"
+    );
+    assert!(usage["user_cpu_ms"].is_number() && usage["sys_cpu_ms"].is_number());
+    assert!(
+        usage["peak_memory_bytes"].as_u64().unwrap_or(0) > 0,
+        "{outcome}"
+    );
+    assert!(
+        usage["peak_processes"].as_u64().unwrap_or(0) >= 4,
+        "{outcome}"
+    );
+}
+
 /// As above, in the tier without namespaces (root, so the run has its cgroups): no pid
 /// namespace takes the run down, so the helper's waiter, which watches cordon, kills the
 /// run's cgroup when cordon is gone.
