@@ -6,7 +6,7 @@
 //! | layout | limits | CPU time | list and kill |
 //! |---|---|---|---|
 //! | pure v2 | `memory.max`, `memory.swap.max` = 0, `pids.max` | `cpu.stat` | `cgroup.kill` |
-//! | hybrid | v1 `memory.limit_in_bytes` (+ `memory.memsw.limit_in_bytes`), v1 `pids.max` | v1 `cpuacct` | `cgroup.kill` in the v2 unified tree |
+//! | hybrid | v1 `memory.limit_in_bytes` (+ `memory.memsw.limit_in_bytes`), v1 `pids.max` | `cpu.stat` in the v2 unified tree (v1 `cpuacct` where the caller has no v2 cgroup) | `cgroup.kill` in the v2 unified tree |
 //! | v1 only | as hybrid | v1 `cpuacct` | SIGKILL each listed process until none is left |
 //! | none | rlimits instead (see [`crate::rlimit`]) | `RLIMIT_CPU` per process | pid namespace or process group |
 //!

@@ -1,5 +1,8 @@
 //! The run's cgroups in v1 hierarchies: one directory per hierarchy cordon uses (memory,
-//! pids, cpuacct), each carrying its own controller.
+//! pids, cpuacct), each carrying its own controller. A hierarchy that would only account
+//! CPU time (`cpuacct`, or `cpu,cpuacct`) is skipped when the run already has a v2
+//! directory: every v2 cgroup keeps `cpu.stat` whatever its controllers, and one cgroup
+//! fewer is one `mkdir`, `tasks` write and `rmdir` fewer per run.
 
 use super::v2::{key, read_u64};
 use super::{delegation_root, make_dir, memory_report, pids_report, writable, write};
@@ -19,7 +22,12 @@ pub(super) fn setup(
     reports: &mut Vec<LayerReport>,
     unusable: &mut Vec<String>,
 ) -> Result<(), CgroupError> {
+    let cpu_accounted = cg.dirs.iter().any(|d| d.v2);
     for h in hierarchies {
+        let limits_something = h.controllers.iter().any(|c| c == "memory" || c == "pids");
+        if cpu_accounted && !limits_something {
+            continue;
+        }
         let parent = match delegation_root(h, writable) {
             Some(base) => base.join("cordon"),
             None => match super::delegated_parent(h) {
