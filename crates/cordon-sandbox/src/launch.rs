@@ -20,6 +20,7 @@ use cordon_policy::{Mode, Policy};
 use rustix::fd::BorrowedFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Time between SIGTERM and SIGKILL when a run is ended early.
@@ -162,10 +163,16 @@ pub fn execute(
 /// A cgroup of the run's own, where the host lets cordon create one: it carries the
 /// memory and process limits of the whole run and is how every process of it is found
 /// and killed. Without one, the helper falls back to per-process rlimits.
+///
+/// The layout is read once per process: a runner starting many runs would otherwise parse
+/// its mountinfo again for each. A hierarchy mounted or unmounted while it runs is seen
+/// only after a restart; until then a run whose cgroup can no longer be made is handled
+/// as on a host without one.
 fn run_cgroup(policy: &Policy, pre: &mut Report) -> Option<RunCgroup> {
-    let layout = cgroup::detect();
-    cgroup::cleanup_stale(&layout);
-    match RunCgroup::create(&layout, &cgroup_name(), &policy.limits) {
+    static LAYOUT: OnceLock<cgroup::Layout> = OnceLock::new();
+    let layout = LAYOUT.get_or_init(cgroup::detect);
+    cgroup::cleanup_stale(layout);
+    match RunCgroup::create(layout, &cgroup_name(), &policy.limits) {
         Ok((cg, reports)) => {
             pre.layers.extend(reports);
             Some(cg)
