@@ -207,6 +207,8 @@ def syscall_cost(cordon, d, loops, probe, policy, runs, scale):
             configs["tier2"] = tier2 + args
         if key == "getppid":
             configs["floor"] = [loops, "getppid-seccomp", str(count)]
+        else:
+            configs["floor"] = [loops, "open-landlock", str(count)] + extra
         samples = sample_round_robin(configs, runs, loop_ns, warmup=1)
         per_call = {k: statistics.median(v) / count for k, v in samples.items()}
         bare = per_call["bare"]
@@ -216,8 +218,9 @@ def syscall_cost(cordon, d, loops, probe, policy, runs, scale):
             rows.append((f"{name}, Landlock + seccomp tier", None, bare, per_call["tier2"],
                          per_call["tier2"] / bare))
         if "floor" in per_call:
-            rows.append(("getppid, bare + allow-all 1-insn seccomp filter", None, bare,
-                         per_call["floor"], per_call["floor"] / bare))
+            floor = ("getppid, bare + allow-all 1-insn seccomp filter" if key == "getppid"
+                     else "open+close, bare + a 1-rule Landlock domain")
+            rows.append((floor, None, bare, per_call["floor"], per_call["floor"] / bare))
     return rows
 
 

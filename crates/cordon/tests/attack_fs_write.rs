@@ -98,6 +98,39 @@ report(append=attempt(append), add=attempt(add), chmod=attempt(os.chmod, t, 0o77
         assert!(!shared.path().join("added.py").exists(), "the run added a file\n{confined}");
     }
 
+    /// Shared content that the run's uid could change on the host (mode 0666) is granted
+    /// read-only; the command truncates it by path and by opening it with `O_TRUNC`, in the
+    /// full tier (a read-only mount, then Landlock) and in the Landlock + seccomp tier
+    /// (Landlock alone).
+    fn truncates_read_only_shared_content(caller) {
+        let shared = caller_dir(caller);
+        let data = shared.path().join("weather.epw");
+        let original = "LOCATION,Chicago\n";
+        let code = "t = sys.argv[1]
+def reopen():
+    os.close(os.open(t, os.O_RDONLY | os.O_TRUNC))
+report(truncate=attempt(os.truncate, t, 0), reopen=attempt(reopen))";
+        let arg = data.to_string_lossy().into_owned();
+        let rw = run_dir(caller);
+        let (_policy, tier) = no_namespaces(caller);
+        let full = cordon(caller).rw(rw.path()).ro(shared.path());
+        let lower = full.clone().policy(&tier);
+
+        write_file(&data, original, 0o666);
+        let control = full.clone().mode("off").run_py(code, &[&arg]);
+        assert!(succeeded(&control.report(), "truncate"), "control\n{control}");
+        for (name, base) in [("full", full), ("Landlock + seccomp", lower)] {
+            write_file(&data, original, 0o666);
+            let confined = base.run_py(code, &[&arg]);
+            let got = confined.report();
+            for step in ["truncate", "reopen"] {
+                assert!(!succeeded(&got, step), "{name} tier: {step} succeeded\n{confined}");
+            }
+            let now = std::fs::read_to_string(&data).unwrap_or_default();
+            assert_eq!(now, original, "{name} tier: the file changed\n{confined}");
+        }
+    }
+
     /// The command creates a POSIX message queue, which lives in the host's IPC namespace
     /// unless the run has one of its own (the `/dev/mqueue` of the threat model).
     fn creates_host_message_queue(caller) {
