@@ -11,7 +11,10 @@ service answers. Prints:
 Every submission is checked afterwards: none lost, none duplicated, all succeeded.
 
 Usage: bench/service.py [--cordon PATH] [--clients N] [--records N] [--concurrent N]
-Run as root. Builds cordon (cargo build --release -p cordon, honouring CARGO_TARGET_DIR)
+                        [--workdir DIR]
+The state directory and run root are made in a fresh folder below DIR (default /tmp), so
+DIR's file system is part of what is measured: every run makes a folder, a work folder
+and two log files. Run as root. Builds cordon (cargo build --release -p cordon, honouring CARGO_TARGET_DIR)
 when PATH is not given. Python standard library only.
 """
 
@@ -144,9 +147,11 @@ def main():
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--records", type=int, default=10_000)
     ap.add_argument("--concurrent", type=int, default=4, help="runs running at once")
+    ap.add_argument("--workdir", default="/tmp",
+                    help="where the state directory and run root are made (default /tmp)")
     args = ap.parse_args()
     cordon = args.cordon or build_cordon()
-    workdir = tempfile.mkdtemp(prefix="cordon-bench-service-", dir="/tmp")
+    workdir = tempfile.mkdtemp(prefix="cordon-bench-service-", dir=args.workdir)
     config, tenants = write_config(workdir, cordon, args.clients, args.records,
                                    args.concurrent)
     proc, host, port = start(cordon, config)
@@ -183,7 +188,7 @@ def run(args, proc, host, port, tenants):
     lat = sorted(latencies)
     total = len(ids)
     print(f"clients {args.clients}, runs {total} of /bin/true, "
-          f"{args.concurrent} running at once, {os.cpu_count()} cores")
+          f"{args.concurrent} running at once, {os.cpu_count()} cores, under {args.workdir}")
     print(f"submit: {total / submitted:.0f} runs/s; latency p50 {pct(lat, 0.5) * 1e3:.2f} ms, "
           f"p99 {pct(lat, 0.99) * 1e3:.2f} ms, max {lat[-1] * 1e3:.2f} ms "
           f"(mean {statistics.mean(lat) * 1e3:.2f} ms)")
