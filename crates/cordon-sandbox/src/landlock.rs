@@ -12,12 +12,13 @@
 //!
 //! On every `open` Landlock also looks up the right to truncate the file later, walking
 //! from the file towards the root until some rule grants it; below a read-only root none
-//! does, so each open would walk all the way up (a third more per `open`+`close` here
+//! does, so each open would walk all the way up (a quarter more per `open`+`close` here
 //! than a walk that stops at the nearest rule). In a private root every read-only root is
-//! a read-only mount (see [`crate::mount`]), where the kernel refuses truncation by path,
-//! by `O_TRUNC` and by `ftruncate` with `EROFS` before Landlock is asked; there the
-//! read-only rules grant `Truncate` too, and the walk stops at them. Without a private
-//! root (the Landlock + seccomp tier) Landlock is the only layer, and they do not.
+//! a read-only mount (see [`crate::mount`]), where the kernel refuses truncation with
+//! `EROFS` before Landlock is asked: `truncate` by path, `O_TRUNC`, and the opening for
+//! writing that `ftruncate` needs. There the read-only rules grant `Truncate` too, and the
+//! walk stops at them. Without a private root (the Landlock + seccomp tier) Landlock is
+//! the only layer, and they do not.
 //!
 //! The ABI is read from the kernel once (`landlock_create_ruleset` with the version flag,
 //! a single integer-only syscall made through `libc::syscall`, because the crate keeps its

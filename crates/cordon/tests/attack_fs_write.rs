@@ -100,8 +100,8 @@ report(append=attempt(append), add=attempt(add), chmod=attempt(os.chmod, t, 0o77
 
     /// Shared content that the run's uid could change on the host (mode 0666) is granted
     /// read-only; the command truncates it by path and by opening it with `O_TRUNC`, in the
-    /// full tier (a read-only mount, then Landlock) and in the Landlock + seccomp tier
-    /// (Landlock alone).
+    /// full tier (where its read-only mount refuses that) and in the Landlock + seccomp
+    /// tier (where Landlock does).
     fn truncates_read_only_shared_content(caller) {
         let shared = caller_dir(caller);
         let data = shared.path().join("weather.epw");
