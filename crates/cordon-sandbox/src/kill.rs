@@ -118,14 +118,9 @@ fn descends_from(mut pid: i32, ancestor: i32, parents: &HashMap<i32, i32>) -> bo
     false
 }
 
-/// Processes listed in the run's cgroup (any hierarchy lists all of them).
+/// Processes listed in the run's cgroup.
 fn cgroup_members(cg: &RunCgroup) -> Vec<Pid> {
-    fs::read_to_string(cg.procs_file())
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse::<i32>().ok())
-        .filter_map(Pid::from_raw)
-        .collect()
+    cg.members().into_iter().filter_map(Pid::from_raw).collect()
 }
 
 #[cfg(test)]

@@ -96,17 +96,21 @@ pub fn run(
     mut on_ready: impl FnMut(&Report),
 ) -> Result<RunRecord, SuperviseError> {
     let started = Instant::now();
-    let (child, status_r) = if spec.policy.mode == Mode::Off {
+    let (helper_pid, status_r) = if spec.policy.mode == Mode::Off {
         match spawn_unconfined(spec, stdio) {
-            Ok(child) => (child.id(), None),
+            Ok(child) => {
+                let pid =
+                    Pid::from_raw(i32::try_from(child.id()).unwrap_or(0)).ok_or_else(|| {
+                        SuperviseError::Wait(std::io::Error::other("command has no pid"))
+                    })?;
+                (pid, None)
+            }
             Err(e) => return Ok(unstarted(spec, &e, started)),
         }
     } else {
         let (child, status_r) = spawn_helper(spec, watch.helper, stdio)?;
         (child, Some(status_r))
     };
-    let helper_pid = Pid::from_raw(i32::try_from(child).unwrap_or(0))
-        .ok_or_else(|| SuperviseError::Wait(std::io::Error::other("helper has no pid")))?;
     let pidfd = rustix::process::pidfd_open(helper_pid, rustix::process::PidfdFlags::empty())
         .map_err(|e| SuperviseError::Wait(e.into()))?;
     let handle = RunHandle {
@@ -157,7 +161,7 @@ pub fn run(
         }
     }
     state.drain(&mut on_ready);
-    let (status, rusage) = wait4(child)?;
+    let (status, rusage) = wait4(helper_pid)?;
     if let Some(cg) = watch.cgroup {
         // Whatever is left (background children outside a pid namespace) goes too.
         let _ = cg.kill();
@@ -367,7 +371,7 @@ fn spawn_helper(
     spec: &RunSpec,
     helper: &Path,
     stdio: Stdio,
-) -> Result<(u32, OwnedFd), SuperviseError> {
+) -> Result<(Pid, OwnedFd), SuperviseError> {
     let (spec_r, spec_w) = pipe()?;
     // A socket, not a pipe: the helper hands over the disk budget's tmpfs on it.
     let (status_r, status_w) = rustix::net::socketpair(
@@ -396,7 +400,6 @@ fn spawn_helper(
             path: helper.display().to_string(),
             source,
         })?;
-    let child = child.as_raw_nonzero().get().unsigned_abs();
     drop(moves);
     drop(stdio);
     drop((spec_r, status_w));
@@ -525,8 +528,8 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SuperviseError> {
         .map_err(|e| SuperviseError::Pipe(e.into()))
 }
 
-fn wait4(pid: u32) -> Result<(i32, libc::rusage), SuperviseError> {
-    let pid = i32::try_from(pid).map_err(|e| SuperviseError::Wait(std::io::Error::other(e)))?;
+fn wait4(pid: Pid) -> Result<(i32, libc::rusage), SuperviseError> {
+    let pid = pid.as_raw_nonzero().get();
     let mut status = 0;
     // SAFETY: rusage is plain old data, so all-zero is valid.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };

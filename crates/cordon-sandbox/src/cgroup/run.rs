@@ -32,6 +32,11 @@ impl RunCgroup {
         self.dirs.first().map_or(Ok(()), |d| kill_listed(&d.path))
     }
 
+    /// The run's processes (any hierarchy lists all of them).
+    pub fn members(&self) -> Vec<i32> {
+        self.dirs.first().map_or_else(Vec::new, |d| listed(&d.path))
+    }
+
     /// No process is left in the run.
     pub fn is_empty(&self) -> bool {
         self.dirs.first().is_none_or(dir_empty)
