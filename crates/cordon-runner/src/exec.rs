@@ -48,10 +48,14 @@ fn service_env() -> Vec<(String, String)> {
     ]
 }
 
-/// The CPU niceness of runs. The run thread takes it before anything else, and the
-/// helper and the command inherit it, so sandboxed code that spins on every core still
-/// leaves the service's own threads (submissions, status, cancel) first in line. The
-/// command cannot undo it: lowering niceness needs `CAP_SYS_NICE`.
+/// The CPU niceness of runs. The helper takes it before anything else and the command
+/// inherits it, so sandboxed code that spins on every core still leaves the service's own
+/// threads (submissions, status, cancel) first in line. The command cannot undo it:
+/// lowering niceness needs `CAP_SYS_NICE`. The run thread itself keeps the service's
+/// priority: it takes the store's and the queue's locks, and a submission must never wait
+/// for a lock held by a thread that the runs' processes crowd out. The thread copying a
+/// run's output, which holds no lock and works as much as the command writes, takes the
+/// run's niceness.
 pub const RUN_NICENESS: i32 = 10;
 
 fn lower_priority() {
@@ -63,7 +67,6 @@ fn lower_priority() {
 
 /// The run thread's body.
 pub fn run(inner: Arc<Inner>, launch: Launch) {
-    lower_priority();
     let id = launch.id.clone();
     let ending = match claim(&inner, &launch) {
         Ok(Some((cancel, counters))) => {
@@ -141,6 +144,7 @@ fn supervise(
         grace: launch::DEFAULT_GRACE,
         cancel: Some(cancel.as_fd()),
         stdio,
+        niceness: RUN_NICENESS,
     };
     let result = launch::execute(prepared, opts, |_| {});
     let kept = pumps.join();
@@ -164,46 +168,34 @@ fn failed(error: String) -> Ending {
     }
 }
 
-/// The run's two output pipes and the log files they are copied into.
+/// The run's two output pipes and where their logs go.
 struct Streams {
     stdin: OwnedFd,
     out: (OwnedFd, OwnedFd),
     err: (OwnedFd, OwnedFd),
-    files: (std::fs::File, std::fs::File),
+    run_dir: PathBuf,
     cap: u64,
     counters: Arc<Counters>,
 }
 
-/// The threads copying the pipes into the logs.
-struct Pumps {
-    out: std::thread::JoinHandle<u64>,
-    err: std::thread::JoinHandle<u64>,
-}
+/// The thread copying both pipes into the logs.
+struct Pumps(std::thread::JoinHandle<(u64, u64)>);
 
 impl Pumps {
     /// Waits for both streams to end; the bytes kept of each.
     fn join(self) -> (u64, u64) {
-        (self.out.join().unwrap_or(0), self.err.join().unwrap_or(0))
+        self.0.join().unwrap_or((0, 0))
     }
 }
 
 impl Streams {
     fn open(run_dir: &Path, cap: u64, counters: &Arc<Counters>) -> std::io::Result<Streams> {
-        let log = |name: &str| {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(run_dir.join(name))
-        };
         let pipe = || rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC);
         Ok(Streams {
             stdin: std::fs::File::open("/dev/null")?.into(),
             out: pipe()?,
             err: pipe()?,
-            files: (log("stdout.log")?, log("stderr.log")?),
+            run_dir: run_dir.to_owned(),
             cap,
             counters: counters.clone(),
         })
@@ -214,57 +206,132 @@ impl Streams {
             stdin,
             out,
             err,
-            files,
+            run_dir,
             cap,
             counters,
         } = self;
-        let c = counters.clone();
-        let out_pump = std::thread::spawn(move || copy_capped(out.0, files.0, cap, &c.stdout));
-        let err_pump =
-            std::thread::spawn(move || copy_capped(err.0, files.1, cap, &counters.stderr));
+        let pump = std::thread::spawn(move || {
+            lower_priority();
+            let mut sinks = [
+                Sink::new(out.0, run_dir.join("stdout.log"), cap),
+                Sink::new(err.0, run_dir.join("stderr.log"), cap),
+            ];
+            pump(&mut sinks, [&counters.stdout, &counters.stderr]);
+            (sinks[0].kept, sinks[1].kept)
+        });
         let stdio = Stdio {
             stdin: Some(stdin),
             stdout: Some(out.1),
             stderr: Some(err.1),
         };
-        (
-            stdio,
-            Pumps {
-                out: out_pump,
-                err: err_pump,
-            },
-        )
+        (stdio, Pumps(pump))
     }
 }
 
-/// Copies a pipe into a log until the pipe ends: the first `cap` bytes are kept, the rest
-/// only counted, nothing held in memory beyond one buffer. Returns the bytes kept.
-fn copy_capped(pipe: OwnedFd, mut log: std::fs::File, cap: u64, total: &AtomicU64) -> u64 {
-    let mut pipe = std::fs::File::from(pipe);
-    let mut buf = vec![0u8; 64 << 10];
-    let mut kept = 0u64;
-    loop {
-        let n = match pipe.read(&mut buf) {
-            Ok(0) => break,
+/// One stream's way from its pipe into its log. The log file is created on the first
+/// byte kept, so a silent stream costs no file (a missing log reads as empty).
+struct Sink {
+    pipe: Option<std::fs::File>,
+    path: PathBuf,
+    log: Option<std::fs::File>,
+    cap: u64,
+    kept: u64,
+}
+
+impl Sink {
+    fn new(pipe: OwnedFd, path: PathBuf, cap: u64) -> Sink {
+        Sink {
+            pipe: Some(pipe.into()),
+            path,
+            log: None,
+            cap,
+            kept: 0,
+        }
+    }
+
+    /// Reads what the pipe holds now; the pipe is dropped once it ends. The first `cap`
+    /// bytes are kept, the rest only counted.
+    fn drain(&mut self, buf: &mut [u8], total: &AtomicU64) {
+        let Some(pipe) = self.pipe.as_mut() else {
+            return;
+        };
+        let n = match pipe.read(buf) {
+            Ok(0) => {
+                self.pipe = None;
+                return;
+            }
             Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return,
             Err(e) => {
                 tracing::warn!(error = %e, "failed to read the command's output");
-                break;
+                self.pipe = None;
+                return;
             }
         };
         total.fetch_add(n as u64, Ordering::Relaxed);
-        let room = usize::try_from(cap.saturating_sub(kept)).unwrap_or(usize::MAX);
+        let room = usize::try_from(self.cap.saturating_sub(self.kept)).unwrap_or(usize::MAX);
         let keep = n.min(room);
-        if keep > 0 {
-            if let Err(e) = log.write_all(&buf[..keep]) {
-                tracing::warn!(error = %e, "failed to write a run's log");
-            } else {
-                kept += keep as u64;
+        if keep == 0 {
+            return;
+        }
+        match self.write(&buf[..keep]) {
+            Ok(()) => self.kept += keep as u64,
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "failed to write a run's log")
             }
         }
     }
-    kept
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let log = match &mut self.log {
+            Some(log) => log,
+            None => self.log.insert(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&self.path)?,
+            ),
+        };
+        log.write_all(bytes)
+    }
+}
+
+/// Copies both pipes into their logs until both end, from one thread and through one
+/// buffer, waiting in `poll` for whichever has something to read.
+fn pump(sinks: &mut [Sink; 2], totals: [&AtomicU64; 2]) {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let open: Vec<usize> = (0..2).filter(|&i| sinks[i].pipe.is_some()).collect();
+        let ready: Vec<usize> = {
+            let mut fds: Vec<PollFd<'_>> = open
+                .iter()
+                .filter_map(|&i| sinks[i].pipe.as_ref())
+                .map(|p| PollFd::new(p, PollFlags::IN))
+                .collect();
+            if fds.is_empty() {
+                return;
+            }
+            match poll(&mut fds, None) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "failed to wait for the command's output");
+                    return;
+                }
+            }
+            fds.iter()
+                .zip(&open)
+                .filter(|(fd, _)| !fd.revents().is_empty())
+                .map(|(_, &i)| i)
+                .collect()
+        };
+        for i in ready {
+            sinks[i].drain(&mut buf, totals[i]);
+        }
+    }
 }
 
 /// A name for an enum that serialises as a plain string.

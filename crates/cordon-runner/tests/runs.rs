@@ -142,6 +142,42 @@ async fn the_log_cap_counts_what_it_does_not_keep() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_streams_are_copied_in_full_and_a_silent_one_leaves_no_file() {
+    let s = start(&["streams"], "").await;
+    let t = tenant("streams");
+    // Both pipes fill (far beyond a pipe's 64 KiB) in alternation: one copier serves both.
+    let script = "for i in $(seq 1 400); do head -c 1000 /dev/zero; \
+                  head -c 1000 /dev/zero >&2; done";
+    let both = s.run("streams", req(&["sh", "-c", script])).await;
+    assert_eq!(both.state, RunState::Succeeded, "{both:?}");
+    assert_eq!((both.stdout_bytes, both.stderr_bytes), (400_000, 400_000));
+    let dir = |id: &str| s.dir.path().join(format!("runs/streams/{id}"));
+    for f in ["stdout.log", "stderr.log"] {
+        assert_eq!(
+            std::fs::metadata(dir(&both.id).join(f)).unwrap().len(),
+            400_000
+        );
+    }
+
+    let silent = s.run("streams", req(&["/bin/true"])).await;
+    assert_eq!(silent.state, RunState::Succeeded, "{silent:?}");
+    for (stream, f) in [
+        (Stream::Stdout, "stdout.log"),
+        (Stream::Stderr, "stderr.log"),
+    ] {
+        assert!(!dir(&silent.id).join(f).exists(), "{f} of a silent run");
+        let q = LogQuery {
+            stream,
+            tail_lines: Some(10),
+            offset: None,
+            length: None,
+        };
+        let chunk = s.runner.logs(&t, &silent.id, q).await.unwrap();
+        assert_eq!((chunk.text.as_str(), chunk.total_bytes), ("", 0));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_kills_the_whole_tree() {
     let s = start(&["runner-cancel-tree"], "").await;
     let t = tenant("runner-cancel-tree");

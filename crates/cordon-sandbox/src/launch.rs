@@ -121,6 +121,7 @@ pub fn prepare(policy: Policy, argv: Vec<String>, ctx: &Context) -> Result<Prepa
         pre_report: pre,
         cgroup_memory: memory,
         cgroup_pids: pids,
+        niceness: 0,
     };
     Ok(Prepared { spec, cgroup })
 }
@@ -135,6 +136,10 @@ pub struct Options<'a> {
     pub cancel: Option<BorrowedFd<'a>>,
     /// Where the command's standard streams go.
     pub stdio: Stdio,
+    /// Niceness of the run's processes (the helper's and everything it starts), above the
+    /// caller's own; 0 keeps the caller's. The supervising thread keeps its own priority,
+    /// so locks it shares with the caller's other threads never wait behind the run.
+    pub niceness: i32,
 }
 
 /// Runs a prepared command to its end and removes its cgroup. `on_ready` is called once
@@ -144,7 +149,8 @@ pub fn execute(
     opts: Options<'_>,
     on_ready: impl FnMut(&Report),
 ) -> Result<RunRecord, SuperviseError> {
-    let Prepared { spec, cgroup } = prepared;
+    let Prepared { mut spec, cgroup } = prepared;
+    spec.niceness = opts.niceness;
     let watch = supervisor::Watch {
         helper: &opts.helper,
         cgroup: cgroup.as_ref(),

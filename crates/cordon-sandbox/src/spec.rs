@@ -42,6 +42,10 @@ pub struct RunSpec {
     pub cgroup_memory: bool,
     /// Whether a cgroup provides the process limit (else rlimits stand in).
     pub cgroup_pids: bool,
+    /// Niceness the helper takes before anything else; the command inherits it and cannot
+    /// take it back without `CAP_SYS_NICE`. 0 leaves the caller's.
+    #[serde(default)]
+    pub niceness: i32,
 }
 
 /// Where the helper puts the run in its cgroups. Moving a whole process between cgroups
