@@ -30,6 +30,7 @@ use landlock::{
     Access, AccessFs, AccessNet, BitFlags, PathBeneath, PathFd, Ruleset, RulesetAttr,
     RulesetCreated, RulesetCreatedAttr, RulesetStatus, Scope, ABI,
 };
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -187,7 +188,10 @@ fn add(
         source,
     })?;
     let mut access = access & AccessFs::from_all(abi);
-    if !path.is_dir() {
+    // The type of what was opened, not of the path looked up again.
+    let is_dir = rustix::fs::fstat(fd.as_fd())
+        .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_dir());
+    if !is_dir {
         access &= AccessFs::from_file(abi);
     }
     Ok(created.add_rule(PathBeneath::new(fd, access))?)

@@ -297,7 +297,12 @@ fn inside(base: &Path, path: &Path) -> PathBuf {
 
 fn place(base: &Path, entry: &Entry) -> Result<(), MountError> {
     let target = inside(base, &entry.path);
-    if let Some(parent) = target.parent() {
+    let dir_mount = matches!(entry.source, Source::Tree(_, true));
+    if dir_mount {
+        // Creates the parents too, and accepts a directory already there (a parent grant
+        // placed before it may hold one).
+        mkdir(&target)?;
+    } else if let Some(parent) = target.parent() {
         mkdir(parent)?;
     }
     match &entry.source {
@@ -308,12 +313,8 @@ fn place(base: &Path, entry: &Entry) -> Result<(), MountError> {
             Ok(())
         }
         Source::Tree(fd, is_dir) => {
-            if fs::symlink_metadata(&target).is_err() {
-                if *is_dir {
-                    mkdir(&target)?;
-                } else {
-                    fs::File::create(&target).map_err(fail("create the mount point", &target))?;
-                }
+            if !is_dir && fs::symlink_metadata(&target).is_err() {
+                fs::File::create(&target).map_err(fail("create the mount point", &target))?;
             }
             mount::move_mount(
                 fd.as_fd(),

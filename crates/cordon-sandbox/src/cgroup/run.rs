@@ -47,7 +47,7 @@ impl RunCgroup {
         let mut u = CgroupUsage::default();
         for d in &self.dirs {
             match d.v2 {
-                true => v2::usage(&d.path, &mut u),
+                true => v2::usage(d, &mut u),
                 false => v1::usage(d, &mut u),
             }
         }

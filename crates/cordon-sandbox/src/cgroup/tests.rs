@@ -320,4 +320,24 @@ fn pure_v2_layout_gets_limits_written_and_reported() {
     assert_eq!(cg.entry().v2, Some(dir.clone()));
     assert!(cg.entry().tasks.is_empty());
     assert!(cg.limits_memory() && cg.limits_pids());
+
+    // What the path reads back at the end of a run, from the same directory.
+    for (f, text) in [
+        ("memory.peak", "1234\n"),
+        ("memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n"),
+        ("pids.events", "max 2\n"),
+        ("pids.peak", "5\n"),
+        (
+            "cpu.stat",
+            "usage_usec 3000\nuser_usec 2000\nsystem_usec 1000\n",
+        ),
+    ] {
+        std::fs::write(dir.join(f), text).unwrap();
+    }
+    let u = cg.usage();
+    assert_eq!((u.memory_peak, u.oom_kills), (Some(1234), 1), "{u:?}");
+    assert_eq!((u.pids_peak, u.pids_limit_hits), (Some(5), 2), "{u:?}");
+    assert_eq!(u.cpu_total, Some(Duration::from_millis(3)), "{u:?}");
+    assert_eq!(u.cpu_user, Some(Duration::from_millis(2)), "{u:?}");
+    assert_eq!(u.cpu_system, Some(Duration::from_millis(1)), "{u:?}");
 }

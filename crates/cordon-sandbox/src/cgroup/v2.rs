@@ -53,6 +53,9 @@ pub(super) fn setup(
 
 /// Enables `controllers` for the children of `dir`; returns those now enabled there.
 fn enable<'a>(dir: &Path, controllers: &[&'a str]) -> Vec<&'a str> {
+    if controllers.is_empty() {
+        return Vec::new();
+    }
     let current = std::fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
     let on = |c: &str| current.split_whitespace().any(|x| x == c);
     let missing: Vec<String> = controllers
@@ -116,18 +119,25 @@ fn apply_limits(
     Ok(reports)
 }
 
-/// Fills what `dir` accounts into `u`, keeping values already found.
-pub(super) fn usage(dir: &Path, u: &mut CgroupUsage) {
-    u.memory_peak = u.memory_peak.or_else(|| read_u64(&dir.join("memory.peak")));
-    u.oom_kills = u
-        .oom_kills
-        .max(key(&dir.join("memory.events"), "oom_kill").unwrap_or(0));
-    u.pids_limit_hits = u
-        .pids_limit_hits
-        .max(key(&dir.join("pids.events"), "max").unwrap_or(0));
-    u.pids_peak = u.pids_peak.or_else(|| read_u64(&dir.join("pids.peak")));
-    let stat = dir.join("cpu.stat");
-    let usec = |k| key(&stat, k).map(Duration::from_micros);
+/// Fills what the v2 directory `d` accounts into `u`, keeping values already found. The
+/// memory and pids files exist only where their controller is enabled (never in the
+/// hybrid's unified tree), so only those are read; `cpu.stat` every v2 cgroup has.
+pub(super) fn usage(d: &RunDir, u: &mut CgroupUsage) {
+    let dir = &d.path;
+    if d.has("memory") {
+        u.memory_peak = u.memory_peak.or_else(|| read_u64(&dir.join("memory.peak")));
+        u.oom_kills = u
+            .oom_kills
+            .max(key(&dir.join("memory.events"), "oom_kill").unwrap_or(0));
+    }
+    if d.has("pids") {
+        u.pids_limit_hits = u
+            .pids_limit_hits
+            .max(key(&dir.join("pids.events"), "max").unwrap_or(0));
+        u.pids_peak = u.pids_peak.or_else(|| read_u64(&dir.join("pids.peak")));
+    }
+    let stat = std::fs::read_to_string(dir.join("cpu.stat")).unwrap_or_default();
+    let usec = |k| key_in(&stat, k).map(Duration::from_micros);
     u.cpu_user = u.cpu_user.or_else(|| usec("user_usec"));
     u.cpu_system = u.cpu_system.or_else(|| usec("system_usec"));
     u.cpu_total = u.cpu_total.or_else(|| usec("usage_usec"));
@@ -145,7 +155,11 @@ pub(super) fn read_u64(file: &Path) -> Option<u64> {
 
 /// The value of `name` in a flat-keyed file (`name value` lines).
 pub(super) fn key(file: &Path, name: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(file).ok()?;
+    key_in(&std::fs::read_to_string(file).ok()?, name)
+}
+
+/// The value of `name` in the text of a flat-keyed file.
+fn key_in(text: &str, name: &str) -> Option<u64> {
     text.lines().find_map(|l| {
         let (k, v) = l.split_once(' ')?;
         (k == name).then(|| v.trim().parse().ok()).flatten()
