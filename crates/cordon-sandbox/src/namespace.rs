@@ -6,8 +6,10 @@
 //! host refusing one (an unprivileged container, a sysctl) still gets the others, and the
 //! report says exactly which are missing and why.
 //!
-//! Bringing up the loopback interface of a fresh network namespace needs `SIOCSIFFLAGS`,
-//! which rustix does not wrap; it is done with one `libc::ioctl` on a datagram socket.
+//! The network namespace is left as the kernel makes it: its loopback interface stays
+//! down. With `--net deny` the seccomp layer refuses every socket but unix ones, so an up
+//! loopback would serve nothing, and bringing it up makes the kernel set up (and later
+//! tear down) addresses and routes for each run.
 
 use crate::report::LayerReport;
 use rustix::io::Errno;
@@ -103,7 +105,7 @@ fn describe(flag: UnshareFlags) -> &'static str {
         f if f == UnshareFlags::NEWPID => "private pid namespace: only the run's processes",
         f if f == UnshareFlags::NEWIPC => "private System V IPC and POSIX message queues",
         f if f == UnshareFlags::NEWUTS => "private host name",
-        _ => "private network namespace with only loopback",
+        _ => "private network namespace: no interface up, not even loopback",
     }
 }
 
@@ -134,33 +136,4 @@ pub fn declined() -> (Namespaces, Vec<LayerReport>) {
         .map(|l| LayerReport::off(l, "not requested: the policy says namespaces = false"))
         .collect();
     (Namespaces::default(), reports)
-}
-
-/// Brings the loopback interface of a fresh network namespace up.
-pub fn loopback_up() -> Result<(), std::io::Error> {
-    use std::os::fd::AsRawFd;
-    let sock = rustix::net::socket(
-        rustix::net::AddressFamily::INET,
-        rustix::net::SocketType::DGRAM,
-        None,
-    )?;
-    // SAFETY: ifreq is plain old data; zeroed is a valid value.
-    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
-        *dst = *src as libc::c_char;
-    }
-    // SAFETY: the descriptor is an open socket owned above; `req` is a valid ifreq that
-    // lives across both calls and names a NUL-terminated interface.
-    unsafe {
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        // IFF_UP | IFF_RUNNING is 0x41: it fits the kernel's 16-bit flags field.
-        let up = libc::c_short::try_from(libc::IFF_UP | libc::IFF_RUNNING).unwrap_or(0x41);
-        req.ifr_ifru.ifru_flags |= up;
-        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }

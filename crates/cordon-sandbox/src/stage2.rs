@@ -182,9 +182,6 @@ fn confine(out: &mut std::fs::File, spec: &RunSpec, report: &mut Report) -> Resu
     if ns.uts {
         namespace::set_hostname().map_err(at("set the host name"))?;
     }
-    if ns.net {
-        namespace::loopback_up().map_err(at("bring up loopback in the network namespace"))?;
-    }
     let mut ro: Vec<_> = policy.system_ro.iter().map(|g| g.path.clone()).collect();
     ro.extend(policy.ro.iter().cloned());
     let proc = ns.pid && ns.mount;

@@ -82,7 +82,26 @@ fn program_dir(program: &Path) -> &Path {
     program.parent().expect("programs live in a folder")
 }
 
+/// What the run's network namespace has up: IPv6 addresses and the IPv4 routing trie,
+/// where an up loopback shows `::1` and `127.0.0.1`.
+const IFACES: &str =
+    "report(v6=open('/proc/net/if_inet6').read(), v4=open('/proc/net/fib_trie').read())";
+
 for_both_callers! {
+    /// The run's network namespace has no interface up, not even loopback: a tier
+    /// without the socket filter would still find nowhere to send to.
+    fn finds_no_interface_up(caller) {
+        let rw = run_dir(caller);
+        let base = cordon(caller).rw(rw.path());
+        let control = base.clone().mode("off").run_py(IFACES, NO_ARGS);
+        let shown = |out: &Outcome, key: &str| out.report()[key].as_str().unwrap_or("").to_owned();
+        assert!(shown(&control, "v6").contains(" lo"), "control\n{control}");
+        assert!(shown(&control, "v4").contains("127.0.0.1"), "control\n{control}");
+        let confined = base.run_py(IFACES, NO_ARGS);
+        assert_eq!(shown(&confined, "v6"), "", "{confined}");
+        assert!(!shown(&confined, "v4").contains("127.0.0.1"), "{confined}");
+    }
+
     fn exfiltrates_over_tcp_ipv4(caller) {
         exfiltrate(caller, "tcp", "127.0.0.1");
     }
