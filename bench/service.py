@@ -13,9 +13,10 @@ Every submission is checked afterwards: none lost, none duplicated, all succeede
 Usage: bench/service.py [--cordon PATH] [--clients N] [--records N] [--concurrent N]
                         [--workdir DIR]
 The state directory and run root are made in a fresh folder below DIR (default /tmp), so
-DIR's file system is part of what is measured: every run makes a folder, a work folder
-and two log files. Run as root. Builds cordon (cargo build --release -p cordon, honouring CARGO_TARGET_DIR)
-when PATH is not given. Python standard library only.
+DIR's file system is part of what is measured: every run makes a folder and a work
+folder (and a log file per stream it writes to; `/bin/true` writes none). Run as root.
+Builds cordon (cargo build --release -p cordon, honouring CARGO_TARGET_DIR) when PATH is
+not given. Python standard library only.
 """
 
 import argparse
@@ -125,12 +126,15 @@ def all_runs(client):
 
 
 def wait_done(host, port, tenants):
+    """Returns once no tenant has a queued or running run. Asks for one run of each, so
+    that the polling itself stays a negligible load on the service it measures."""
     clients = [Client(host, port, t) for t in tenants]
     while True:
         pending = 0
         for c in clients:
             for state in ("queued", "running"):
-                status, page = c.request("GET", f"/v1/runs?state={state}&limit=500")
+                status, page = c.request("GET", f"/v1/runs?state={state}&limit=1")
+                assert status == 200, page
                 pending += len(page["runs"])
         if pending == 0:
             return

@@ -13,9 +13,10 @@
 //! artifacts).
 //!
 //! Run directories: `<run_root>/<tenant>/<run-id>/` (0700, the service's own) holds
-//! `stdout.log` and `stderr.log`, written only by the runner, and `work/`, the command's
-//! only writable tree (its cwd, `HOME` and `TMPDIR`), handed to the tenant's uid when the
-//! service runs as root. Artifacts are the tree under `work/`.
+//! `stdout.log` and `stderr.log`, written only by the runner (each made when its stream
+//! first writes; a silent stream leaves none, which reads as empty), and `work/`, the
+//! command's only writable tree (its cwd, `HOME` and `TMPDIR`), handed to the tenant's uid
+//! when the service runs as root. Artifacts are the tree under `work/`.
 //!
 //! # Known limitations
 //! - One node: the SQLite store has no leases, so two runners must never share a state
