@@ -48,20 +48,19 @@ fn service_env() -> Vec<(String, String)> {
     ]
 }
 
-/// The CPU niceness of runs. The helper takes it before anything else and the command
-/// inherits it, so sandboxed code that spins on every core still leaves the service's own
-/// threads (submissions, status, cancel) first in line. The command cannot undo it:
-/// lowering niceness needs `CAP_SYS_NICE`. The run thread itself keeps the service's
-/// priority: it takes the store's and the queue's locks, and a submission must never wait
-/// for a lock held by a thread that the runs' processes crowd out. The thread copying a
-/// run's output, which holds no lock and works as much as the command writes, takes the
-/// run's niceness.
+/// How much nicer than the service runs are. The helper raises its niceness by this much
+/// before anything else and the command inherits it, so sandboxed code that spins on every
+/// core still leaves the service's own threads (submissions, status, cancel) first in
+/// line; the command cannot undo it (that needs `CAP_SYS_NICE`). The run thread itself
+/// keeps the service's priority: it takes the store's and the queue's locks, and a
+/// submission must never wait for a lock held by a thread that the runs' processes crowd
+/// out. What works as much as the command makes it (the thread copying its output, the
+/// copy back of its disk budget) runs at the run's niceness.
 pub const RUN_NICENESS: i32 = 10;
 
 fn lower_priority() {
-    let me = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(me), RUN_NICENESS) {
-        tracing::warn!(error = %e, "failed to lower the priority of a run");
+    if let Err(e) = cordon_sandbox::supervisor::raise_niceness(RUN_NICENESS) {
+        tracing::warn!(error = %e, "failed to lower the priority of a run's output copier");
     }
 }
 
@@ -144,7 +143,7 @@ fn supervise(
         grace: launch::DEFAULT_GRACE,
         cancel: Some(cancel.as_fd()),
         stdio,
-        niceness: RUN_NICENESS,
+        niceness_increase: RUN_NICENESS,
     };
     let result = launch::execute(prepared, opts, |_| {});
     let kept = pumps.join();

@@ -121,7 +121,7 @@ pub fn prepare(policy: Policy, argv: Vec<String>, ctx: &Context) -> Result<Prepa
         pre_report: pre,
         cgroup_memory: memory,
         cgroup_pids: pids,
-        niceness: 0,
+        niceness_increase: 0,
     };
     Ok(Prepared { spec, cgroup })
 }
@@ -136,10 +136,11 @@ pub struct Options<'a> {
     pub cancel: Option<BorrowedFd<'a>>,
     /// Where the command's standard streams go.
     pub stdio: Stdio,
-    /// Niceness of the run's processes (the helper's and everything it starts), above the
-    /// caller's own; 0 keeps the caller's. The supervising thread keeps its own priority,
-    /// so locks it shares with the caller's other threads never wait behind the run.
-    pub niceness: i32,
+    /// How much nicer than the caller the run's processes are (the helper, everything it
+    /// starts, and the copy back of the disk budget, whose size is the command's doing);
+    /// 0 keeps the caller's. The supervising thread keeps its own priority, so locks it
+    /// shares with the caller's other threads never wait behind the run.
+    pub niceness_increase: i32,
 }
 
 /// Runs a prepared command to its end and removes its cgroup. `on_ready` is called once
@@ -150,7 +151,7 @@ pub fn execute(
     on_ready: impl FnMut(&Report),
 ) -> Result<RunRecord, SuperviseError> {
     let Prepared { mut spec, cgroup } = prepared;
-    spec.niceness = opts.niceness;
+    spec.niceness_increase = opts.niceness_increase;
     let watch = supervisor::Watch {
         helper: &opts.helper,
         cgroup: cgroup.as_ref(),

@@ -42,10 +42,11 @@ pub struct RunSpec {
     pub cgroup_memory: bool,
     /// Whether a cgroup provides the process limit (else rlimits stand in).
     pub cgroup_pids: bool,
-    /// Niceness the helper takes before anything else; the command inherits it and cannot
-    /// take it back without `CAP_SYS_NICE`. 0 leaves the caller's.
+    /// How much the helper raises its inherited niceness before anything else (capped at
+    /// 19); the command inherits the result and cannot take it back without
+    /// `CAP_SYS_NICE`. 0 leaves it as it is.
     #[serde(default)]
-    pub niceness: i32,
+    pub niceness_increase: i32,
 }
 
 /// Where the helper puts the run in its cgroups. Moving a whole process between cgroups
