@@ -48,24 +48,26 @@ fn service_env() -> Vec<(String, String)> {
     ]
 }
 
-/// How much nicer than the service runs are. The helper raises its niceness by this much
-/// before anything else and the command inherits it, so sandboxed code that spins on every
-/// core still leaves the service's own threads (submissions, status, cancel) first in
-/// line; the command cannot undo it (that needs `CAP_SYS_NICE`). The run thread itself
-/// keeps the service's priority: it takes the store's and the queue's locks, and a
-/// submission must never wait for a lock held by a thread that the runs' processes crowd
-/// out. What works as much as the command makes it (the thread copying its output, the
-/// copy back of its disk budget) runs at the run's niceness.
+/// How much nicer than the service its runs are. The run thread takes it before anything
+/// else, and what it starts inherits it (the helper, the command, the thread copying the
+/// command's output), so sandboxed code that spins on every core still leaves the
+/// service's own threads (submissions, status, cancel) first in line; the command cannot
+/// undo it (that needs `CAP_SYS_NICE`). Added to the service's own niceness, at most 19.
 pub const RUN_NICENESS: i32 = 10;
 
 fn lower_priority() {
-    if let Err(e) = cordon_sandbox::supervisor::raise_niceness(RUN_NICENESS) {
-        tracing::warn!(error = %e, "failed to lower the priority of a run's output copier");
+    let me = Some(rustix::thread::gettid());
+    let lowered = rustix::process::getpriority_process(me).and_then(|now| {
+        rustix::process::setpriority_process(me, now.saturating_add(RUN_NICENESS).min(19))
+    });
+    if let Err(e) = lowered {
+        tracing::warn!(error = %e, "failed to lower the priority of a run");
     }
 }
 
 /// The run thread's body.
 pub fn run(inner: Arc<Inner>, launch: Launch) {
+    lower_priority();
     let id = launch.id.clone();
     let ending = match claim(&inner, &launch) {
         Ok(Some((cancel, counters))) => {
@@ -143,7 +145,6 @@ fn supervise(
         grace: launch::DEFAULT_GRACE,
         cancel: Some(cancel.as_fd()),
         stdio,
-        niceness_increase: RUN_NICENESS,
     };
     let result = launch::execute(prepared, opts, |_| {});
     let kept = pumps.join();
@@ -210,7 +211,6 @@ impl Streams {
             counters,
         } = self;
         let pump = std::thread::spawn(move || {
-            lower_priority();
             let mut sinks = [
                 Sink::new(out.0, run_dir.join("stdout.log"), cap),
                 Sink::new(err.0, run_dir.join("stderr.log"), cap),

@@ -121,7 +121,6 @@ pub fn prepare(policy: Policy, argv: Vec<String>, ctx: &Context) -> Result<Prepa
         pre_report: pre,
         cgroup_memory: memory,
         cgroup_pids: pids,
-        niceness_increase: 0,
     };
     Ok(Prepared { spec, cgroup })
 }
@@ -136,11 +135,6 @@ pub struct Options<'a> {
     pub cancel: Option<BorrowedFd<'a>>,
     /// Where the command's standard streams go.
     pub stdio: Stdio,
-    /// How much nicer than the caller the run's processes are (the helper, everything it
-    /// starts, and the copy back of the disk budget, whose size is the command's doing);
-    /// 0 keeps the caller's. The supervising thread keeps its own priority, so locks it
-    /// shares with the caller's other threads never wait behind the run.
-    pub niceness_increase: i32,
 }
 
 /// Runs a prepared command to its end and removes its cgroup. `on_ready` is called once
@@ -150,8 +144,7 @@ pub fn execute(
     opts: Options<'_>,
     on_ready: impl FnMut(&Report),
 ) -> Result<RunRecord, SuperviseError> {
-    let Prepared { mut spec, cgroup } = prepared;
-    spec.niceness_increase = opts.niceness_increase;
+    let Prepared { spec, cgroup } = prepared;
     let watch = supervisor::Watch {
         helper: &opts.helper,
         cgroup: cgroup.as_ref(),

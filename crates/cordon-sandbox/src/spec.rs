@@ -42,11 +42,6 @@ pub struct RunSpec {
     pub cgroup_memory: bool,
     /// Whether a cgroup provides the process limit (else rlimits stand in).
     pub cgroup_pids: bool,
-    /// How much the helper raises its inherited niceness before anything else (capped at
-    /// 19); the command inherits the result and cannot take it back without
-    /// `CAP_SYS_NICE`. 0 leaves it as it is.
-    #[serde(default)]
-    pub niceness_increase: i32,
 }
 
 /// Where the helper puts the run in its cgroups. Moving a whole process between cgroups

@@ -95,12 +95,6 @@ pub fn main() -> ! {
         Ok(spec) => spec,
         Err(f) => fail(&mut out, f, Report::default()),
     };
-    // This process is single-threaded: its one thread is the whole helper, and every
-    // process of the run descends from it.
-    if let Err(e) = crate::supervisor::raise_niceness(spec.niceness_increase) {
-        let f = at("lower the run's priority")(std::io::Error::from(e));
-        fail(&mut out, f, spec.pre_report.clone());
-    }
     // Anything inherited beyond stdio and the status pipe is the caller's, not ours.
     if let Err(e) = fds::close_from(5) {
         fail(

@@ -170,57 +170,9 @@ pub fn run(
     let mut record = finish(spec, state.seen, decode(status), rusage, started);
     apply_kill_reason(&mut record, state.kill, watch.cgroup, limits.cpu);
     if let Some(store) = store {
-        // How much there is to copy is the command's doing: copy at the run's priority.
-        nicer_by(spec.niceness_increase, || {
-            copy_back(spec, &store, &mut record)
-        });
+        copy_back(spec, &store, &mut record);
     }
     Ok(record)
-}
-
-/// Raises the calling thread's niceness by `by` (capped at 19, the most there is). Only
-/// ever lowers the priority, which needs no privilege.
-pub fn raise_niceness(by: i32) -> rustix::io::Result<()> {
-    if by <= 0 {
-        return Ok(());
-    }
-    let me = Some(rustix::thread::gettid());
-    let now = rustix::process::getpriority_process(me)?;
-    rustix::process::setpriority_process(me, now.saturating_add(by).min(19))
-}
-
-/// Runs `work` `by` steps nicer than the calling thread (0: on the calling thread as it
-/// is). A scoped thread of its own takes the niceness, so the calling thread keeps its
-/// priority: lowering it would be for good without `CAP_SYS_NICE`. Where no thread can be
-/// started, `work` runs on the calling thread at its own priority.
-fn nicer_by<T: Send>(by: i32, work: impl FnOnce() -> T + Send) -> T {
-    if by <= 0 {
-        return work();
-    }
-    // Taken by the thread if one starts; left here for the calling thread otherwise.
-    let mut work = Some(work);
-    let done = std::thread::scope(|s| {
-        let spawned = std::thread::Builder::new().spawn_scoped(s, || {
-            if let Err(e) = raise_niceness(by) {
-                tracing::warn!(error = %e, by, "failed to lower a thread's priority");
-            }
-            work.take().map(|w| w())
-        });
-        match spawned {
-            Ok(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(e) => {
-                tracing::warn!(error = %e, "no thread for low-priority work; doing it here");
-                None
-            }
-        }
-    });
-    match (done, work) {
-        (Some(result), _) => result,
-        (None, Some(work)) => work(),
-        (None, None) => unreachable!("the thread took the work and returned its result"),
-    }
 }
 
 /// Copies the disk budget's tmpfs back into the host folders. Runs once every process of
@@ -591,31 +543,5 @@ fn wait4(pid: Pid) -> Result<(i32, libc::rusage), SuperviseError> {
         if err.raw_os_error() != Some(libc::EINTR) {
             return Err(SuperviseError::Wait(err));
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::nicer_by;
-
-    fn own_niceness() -> i32 {
-        rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
-    }
-
-    #[test]
-    fn nicer_work_runs_nicer_and_leaves_the_caller_as_it_was() {
-        let before = own_niceness();
-        assert_eq!(nicer_by(5, own_niceness), (before + 5).min(19));
-        assert_eq!(
-            own_niceness(),
-            before,
-            "the calling thread kept its priority"
-        );
-        assert_eq!(nicer_by(0, own_niceness), before);
-        assert_eq!(
-            nicer_by(100, own_niceness),
-            19,
-            "capped at the most there is"
-        );
     }
 }

@@ -64,7 +64,6 @@ pub fn run(args: RunArgs) -> i32 {
         grace: launch::DEFAULT_GRACE,
         cancel: Some(cancel.as_fd()),
         stdio: Stdio::default(),
-        niceness_increase: 0,
     };
     match launch::execute(prepared, opts, |report| warn_if_reduced(mode, report)) {
         Ok(record) => {
@@ -238,7 +237,6 @@ pub fn probe_report() -> Result<Report, String> {
         grace: launch::DEFAULT_GRACE,
         cancel: None,
         stdio: Stdio::default(),
-        niceness_increase: 0,
     };
     let record = launch::execute(prepared, opts, |_| {}).map_err(|e| e.to_string())?;
     Ok(record.report)
