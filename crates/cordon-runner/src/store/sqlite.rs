@@ -53,7 +53,11 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(5
 
 /// The SQLite store: one connection that writes, one that reads (WAL lets reads proceed
 /// beside a write), and a thread that checkpoints the WAL so that no commit on the
-/// submit path ever pays for a checkpoint's fsync.
+/// submit path pays for a checkpoint's fsyncs.
+///
+/// Known cost: after a checkpoint has moved the whole WAL, the next commit starts the WAL
+/// over and, with `synchronous=NORMAL`, fsyncs its new header; that commit is often a
+/// submission's (at most once per checkpoint, every 500 ms).
 pub struct SqliteStore {
     write: Mutex<Connection>,
     read: Mutex<Connection>,
