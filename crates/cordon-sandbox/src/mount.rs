@@ -297,24 +297,25 @@ fn inside(base: &Path, path: &Path) -> PathBuf {
 
 fn place(base: &Path, entry: &Entry) -> Result<(), MountError> {
     let target = inside(base, &entry.path);
-    let dir_mount = matches!(entry.source, Source::Tree(_, true));
-    if dir_mount {
-        // Creates the parents too, and accepts a directory already there (a parent grant
-        // placed before it may hold one).
-        mkdir(&target)?;
-    } else if let Some(parent) = target.parent() {
-        mkdir(parent)?;
-    }
+    let parent_of = |t: &Path| t.parent().map_or(Ok(()), mkdir);
     match &entry.source {
         Source::Link(to) => {
+            parent_of(&target)?;
             if fs::symlink_metadata(&target).is_err() {
                 symlink(to, &target).map_err(fail("create the link", &target))?;
             }
             Ok(())
         }
         Source::Tree(fd, is_dir) => {
-            if !is_dir && fs::symlink_metadata(&target).is_err() {
-                fs::File::create(&target).map_err(fail("create the mount point", &target))?;
+            if *is_dir {
+                // Creates the parents too, and accepts a directory already there (a parent
+                // grant placed before it may hold one).
+                mkdir(&target)?;
+            } else {
+                parent_of(&target)?;
+                if fs::symlink_metadata(&target).is_err() {
+                    fs::File::create(&target).map_err(fail("create the mount point", &target))?;
+                }
             }
             mount::move_mount(
                 fd.as_fd(),
